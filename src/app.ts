@@ -1,0 +1,57 @@
+// createApp(deps): the middleware pipeline and routers, with no I/O of its own.
+import express, { type Express } from 'express'
+import type { Knex } from 'knex'
+import type { Logger } from 'pino'
+import { authenticate, authMethodOf } from './auth/authenticate'
+import type { Config } from './config'
+import { apiVersion } from './http/api-version'
+import { cors } from './http/cors'
+import { rateLimit } from './http/rate-limit'
+import { renderError } from './http/render-error'
+import { requestLog } from './http/request-log'
+import { NotFound } from './jsonapi/errors'
+import { jobStatusRoutes } from './job-statuses/routes'
+import { organizationRoutes } from './organizations/routes'
+
+export interface AppDeps {
+  db: Knex
+  config: Config
+  logger: Logger
+  /** The server's clock; tests move it instead of sleeping. */
+  now: () => Date
+  /** Scheme and host for every link, never taken from the request's Host (see docs/architecture.md). */
+  baseUrl: () => string
+}
+
+export function createApp({ db, config, logger, now, baseUrl }: AppDeps): Express {
+  const app = express()
+  app.disable('x-powered-by')
+  app.set('etag', 'weak')
+  // Query strings are parsed by jsonapi/query-string.ts from the raw URL; Express's own parse is kept simple.
+  app.set('query parser', 'simple')
+
+  app.use(requestLog(logger))
+  app.use((req, res, next) => {
+    res.set('X-PCO-API-Auth-Method', authMethodOf(req))
+    next()
+  })
+  app.use(cors)
+
+  const calendar = express.Router()
+  // Everything under /calendar is authenticated, unknown paths included, as on PCO.
+  calendar.use((req, _res, next) => next(/^\/calendar(\/|$)/.test(req.path) ? undefined : 'router'))
+  calendar.use(apiVersion)
+  calendar.use(authenticate({ db, now, scope: 'calendar' }))
+  calendar.use(
+    rateLimit({ limit: config.rateLimit, deepOffsetLimit: config.rateLimitDeepOffset, periodSeconds: config.rateLimitPeriod, now }),
+  )
+  calendar.use(organizationRoutes(db, baseUrl))
+  calendar.use(jobStatusRoutes(db, baseUrl))
+  app.use(calendar)
+
+  app.use(() => {
+    throw new NotFound()
+  })
+  app.use(renderError(logger, config.unavailableRetryAfter))
+  return app
+}

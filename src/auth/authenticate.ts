@@ -1,0 +1,112 @@
+// Who is calling: bearer tokens through passport-http-bearer, personal access tokens through HTTP Basic.
+import type { NextFunction, Request, RequestHandler, Response } from 'express'
+import passport from 'passport'
+import { Strategy as BearerStrategy } from 'passport-http-bearer'
+import type { Knex } from 'knex'
+import { BasicAccessDenied, Unauthorized, type UnauthorizedHint } from '../jsonapi/errors'
+import { findAccessToken, findPersonalAccessToken } from './credentials'
+import { secretMatches } from './secrets'
+
+export type AuthMethod = 'OAuth2' | 'HTTPBasic'
+
+export interface Principal {
+  readonly personId: string
+  readonly organizationId: string
+  readonly method: AuthMethod
+  readonly scopes: readonly string[]
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    principal?: Principal
+  }
+}
+
+/** The caller, set by `authenticate`; a route behind it can rely on it. */
+export function principalOf(req: Request): Principal {
+  if (!req.principal) throw new Error('principalOf called on a route without authenticate')
+  return req.principal
+}
+
+/** The value of `X-PCO-API-Auth-Method`, from the scheme the client sent ("None" without one). */
+export function authMethodOf(req: Request): AuthMethod | 'None' {
+  const scheme = /^\s*(\S+)/.exec(req.headers.authorization ?? '')?.[1]?.toLowerCase()
+  if (scheme === 'bearer') return 'OAuth2'
+  if (scheme === 'basic') return 'HTTPBasic'
+  return 'None'
+}
+
+function parseBasic(header: string): { appId: string; secret: string } | undefined {
+  const match = /^\s*basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header)
+  if (!match) return undefined
+  const decoded = Buffer.from(match[1] as string, 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  if (colon <= 0) return undefined
+  return { appId: decoded.slice(0, colon), secret: decoded.slice(colon + 1) }
+}
+
+export interface AuthenticateOptions {
+  db: Knex
+  now: () => Date
+  /** The scope a bearer token must hold for this surface (`calendar` for /calendar/v2). */
+  scope: string
+}
+
+/**
+ * Authenticates every request it guards. Bearer tokens are checked by passport-http-bearer with a
+ * verify function that reports why a token fails, so the 401 can carry PCO's hint.
+ */
+export function authenticate({ db, now, scope }: AuthenticateOptions): RequestHandler {
+  const strategyName = `bearer-${scope}`
+  passport.use(
+    strategyName,
+    new BearerStrategy((token, done) => {
+      findAccessToken(db, token).then((row) => {
+        let hint: UnauthorizedHint
+        if (!row) hint = undefined
+        else if (row.revoked_at && row.revoked_at <= now()) hint = 'CAPUCHIN'
+        else if (row.expires_at && row.expires_at <= now()) hint = 'BABOON'
+        else if (!row.scopes.includes(scope)) hint = 'PELICAN'
+        else {
+          const principal: Principal = { personId: row.person_id, organizationId: row.organization_id, method: 'OAuth2', scopes: row.scopes }
+          return done(null, principal)
+        }
+        return done(null, false, { message: hint ?? '', scope })
+      }, done)
+    }),
+  )
+
+  const bearer = (req: Request, res: Response, next: NextFunction) => {
+    const handler = passport.authenticate(
+      strategyName,
+      { session: false },
+      (error: unknown, principal: Principal | false, info: unknown) => {
+        if (error) return next(error)
+        if (!principal) {
+          const message = typeof info === 'object' && info !== null ? (info as { message?: string }).message : undefined
+          return next(new Unauthorized((message || undefined) as UnauthorizedHint))
+        }
+        req.principal = principal
+        next()
+      },
+    ) as RequestHandler
+    handler(req, res, next)
+  }
+
+  const basic = async (req: Request, header: string) => {
+    const credentials = parseBasic(header)
+    if (!credentials) throw new BasicAccessDenied()
+    const row = await findPersonalAccessToken(db, credentials.appId)
+    if (!row || row.revoked_at || !secretMatches(credentials.secret, row.secret_digest)) throw new BasicAccessDenied()
+    // A personal access token acts as its person in every product, as PCO's do.
+    req.principal = { personId: row.person_id, organizationId: row.organization_id, method: 'HTTPBasic', scopes: [scope] }
+  }
+
+  return (req, res, next) => {
+    const header = req.headers.authorization
+    const method = authMethodOf(req)
+    if (header === undefined || method === 'None') return next(new Unauthorized(undefined, { challengeBasic: true }))
+    if (method === 'OAuth2') return bearer(req, res, next)
+    basic(req, header).then(() => next(), next)
+  }
+}

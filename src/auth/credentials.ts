@@ -1,0 +1,83 @@
+// Data access for people and their credentials: personal access tokens, applications, bearer tokens.
+import type { Knex } from 'knex'
+import { digestSecret, generateSecret } from './secrets'
+
+export interface AccessTokenRow {
+  person_id: string
+  organization_id: string
+  scopes: string[]
+  expires_at: Date | null
+  revoked_at: Date | null
+}
+
+export interface PersonalAccessTokenRow {
+  person_id: string
+  organization_id: string
+  secret_digest: string
+  revoked_at: Date | null
+}
+
+export async function findAccessToken(db: Knex, token: string): Promise<AccessTokenRow | undefined> {
+  const row = await db('oauth_access_tokens as t')
+    .join('people as p', 'p.id', 't.person_id')
+    .where('t.token_digest', digestSecret(token))
+    .first('t.person_id', 'p.organization_id', 't.scopes', 't.expires_at', 't.revoked_at')
+  return row && { ...row, person_id: String(row.person_id), organization_id: String(row.organization_id) }
+}
+
+export async function findPersonalAccessToken(db: Knex, appId: string): Promise<PersonalAccessTokenRow | undefined> {
+  const row = await db('personal_access_tokens as t')
+    .join('people as p', 'p.id', 't.person_id')
+    .where('t.app_id', appId)
+    .first('t.person_id', 'p.organization_id', 't.secret_digest', 't.revoked_at')
+  return row && { ...row, person_id: String(row.person_id), organization_id: String(row.organization_id) }
+}
+
+export async function createPerson(
+  db: Knex,
+  organizationId: string,
+  attributes: { name: string; email?: string; password_digest?: string },
+): Promise<string> {
+  const [row] = await db('people').insert({ organization_id: organizationId, ...attributes }).returning('id')
+  return String(row.id)
+}
+
+/** Creates a personal access token and returns its secret, which is never stored. */
+export async function createPersonalAccessToken(db: Knex, personId: string): Promise<{ appId: string; secret: string }> {
+  const appId = generateSecret()
+  const secret = generateSecret()
+  await db('personal_access_tokens').insert({ person_id: personId, app_id: appId, secret_digest: digestSecret(secret) })
+  return { appId, secret }
+}
+
+/** The application that tokens minted by the command-line tool and the demo belong to. */
+export async function findOrCreateCommandLineApplication(db: Knex): Promise<string> {
+  const name = 'Command line'
+  const existing = await db('oauth_applications').where({ name, client_secret_digest: '' }).orderBy('id').first('id')
+  if (existing) return String(existing.id)
+  // No secret digest can match an empty string, so nobody can sign in as this application.
+  const [row] = await db('oauth_applications')
+    .insert({ name, client_id: `cli-${generateSecret().slice(0, 16)}`, client_secret_digest: '', scopes: ['calendar'] })
+    .returning('id')
+  return String(row.id)
+}
+
+export interface NewAccessToken {
+  personId: string
+  applicationId: string
+  scopes: readonly string[]
+  expiresAt: Date | null
+}
+
+/** Creates a bearer token and returns it; only its digest is stored. */
+export async function createAccessToken(db: Knex, token: NewAccessToken): Promise<string> {
+  const secret = generateSecret()
+  await db('oauth_access_tokens').insert({
+    person_id: token.personId,
+    application_id: token.applicationId,
+    token_digest: digestSecret(secret),
+    scopes: [...token.scopes],
+    expires_at: token.expiresAt,
+  })
+  return secret
+}

@@ -1,0 +1,107 @@
+// Reads the environment once into a frozen, typed Config, and fails fast naming the bad variable.
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export interface Config {
+  /** `postgres://…` for a PostgreSQL server; undefined means the embedded PGlite database. */
+  readonly databaseUrl: string | undefined
+  /** Where the embedded database keeps its files; `memory://` keeps it in memory only. */
+  readonly dataDir: string
+  readonly host: string
+  readonly port: number
+  /** Base of every link the API writes; undefined means `http://HOST:PORT` as bound. */
+  readonly publicUrl: string | undefined
+  readonly logLevel: LogLevel
+  /** Create the demo organization on an empty database and print a token for it. */
+  readonly demo: boolean
+  readonly databasePoolMax: number
+  /** Seconds a client is told to wait (`Retry-After`) while the database is unreachable. */
+  readonly unavailableRetryAfter: number
+  readonly rateLimit: number
+  readonly rateLimitDeepOffset: number
+  readonly rateLimitPeriod: number
+  /** Seconds a SIGTERM waits for requests in flight before closing anyway. */
+  readonly shutdownTimeout: number
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    detail: string,
+  ) {
+    super(`${variable}: ${detail}`)
+    this.name = 'ConfigError'
+  }
+}
+
+type Env = Record<string, string | undefined>
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+function text(env: Env, name: string): string | undefined {
+  const value = env[name]
+  return value === undefined || value.trim() === '' ? undefined : value.trim()
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = text(env, name)
+  if (raw === undefined) return fallback
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got ${JSON.stringify(raw)}`)
+  const value = Number(raw)
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`)
+  return value
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = text(env, name)?.toLowerCase()
+  if (raw === undefined) return fallback
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false
+  throw new ConfigError(name, `must be true or false, got ${JSON.stringify(raw)}`)
+}
+
+function url(env: Env, name: string, protocols: readonly string[]): string | undefined {
+  const raw = text(env, name)
+  if (raw === undefined) return undefined
+  let parsed: URL
+  try {
+    parsed = new URL(raw)
+  } catch {
+    throw new ConfigError(name, 'must be an absolute URL')
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must start with ${protocols.map((p) => `${p}//`).join(' or ')}`)
+  }
+  return raw
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'])
+  const publicUrl = url(env, 'PUBLIC_URL', ['http:', 'https:'])
+  if (publicUrl !== undefined) {
+    const parsed = new URL(publicUrl)
+    if (parsed.pathname !== '/' || parsed.search || parsed.hash) {
+      throw new ConfigError('PUBLIC_URL', 'must be a scheme and host only, such as https://api.example.org')
+    }
+  }
+  const logLevel = (text(env, 'LOG_LEVEL') ?? 'info') as LogLevel
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`)
+  }
+  const config: Config = {
+    databaseUrl,
+    dataDir: text(env, 'DATA_DIR') ?? './.data',
+    host: text(env, 'HOST') ?? '127.0.0.1',
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    publicUrl: publicUrl?.replace(/\/$/, ''),
+    logLevel,
+    demo: boolean(env, 'DEMO', databaseUrl === undefined),
+    databasePoolMax: integer(env, 'DATABASE_POOL_MAX', 10, 1, 1000),
+    unavailableRetryAfter: integer(env, 'UNAVAILABLE_RETRY_AFTER', 5, 1, 3600),
+    rateLimit: integer(env, 'RATE_LIMIT', 100, 1, 1_000_000_000),
+    rateLimitDeepOffset: integer(env, 'RATE_LIMIT_DEEP_OFFSET', 75, 1, 1_000_000_000),
+    rateLimitPeriod: integer(env, 'RATE_LIMIT_PERIOD', 20, 1, 86_400),
+    shutdownTimeout: integer(env, 'SHUTDOWN_TIMEOUT', 10, 0, 3600),
+  }
+  return Object.freeze(config)
+}

@@ -1,0 +1,42 @@
+// Opens the database: PostgreSQL through `pg` when DATABASE_URL is set, else embedded PGlite on disk.
+import { mkdirSync } from 'node:fs'
+import { knex, type Knex } from 'knex'
+import ClientPgLite from 'knex-pglite'
+import type { Config } from '../config'
+
+export type Database = Knex
+
+export function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'databasePoolMax'>): Database {
+  if (config.databaseUrl !== undefined) {
+    return knex({
+      client: 'pg',
+      connection: { connectionString: config.databaseUrl, application_name: 'pco-job-status' },
+      // min 0: after a PostgreSQL restart no dead idle connection is handed out first.
+      pool: { min: 0, max: config.databasePoolMax, idleTimeoutMillis: 30_000 },
+      // A request waits at most this long for a connection before it answers 503.
+      acquireConnectionTimeout: 5_000,
+    })
+  }
+  const inMemory = config.dataDir === 'memory://'
+  if (!inMemory) mkdirSync(config.dataDir, { recursive: true })
+  return knex({
+    client: ClientPgLite,
+    dialect: 'postgres',
+    connection: inMemory ? {} : { filename: config.dataDir },
+  } as Knex.Config)
+}
+
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH',
+  // PostgreSQL: connection_exception class, admin/crash shutdown, cannot_connect_now, too_many_connections.
+  '08000', '08001', '08003', '08004', '08006', '57P01', '57P02', '57P03', '53300',
+])
+
+/** Whether an error means "the database cannot be reached right now", as opposed to a bug. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  const { code } = error as { code?: unknown }
+  if (typeof code === 'string' && CONNECTION_ERROR_CODES.has(code)) return true
+  if (error.name === 'KnexTimeoutError') return true
+  return /Connection terminated|not queryable|Connection ended|timeout exceeded when trying to connect/i.test(error.message)
+}

@@ -1,0 +1,100 @@
+// Builds JSON:API documents in PCO's key order from jsonapi-serializer's output, and sends them.
+import type { Response } from 'express'
+import { Serializer } from 'jsonapi-serializer'
+import { valuesOf, type QueryPairs } from './query-string'
+import type { PageLinks, PageMeta } from './pagination'
+
+export interface ResourceObject {
+  type: string
+  id: string
+  attributes: Record<string, unknown>
+  relationships: Record<string, unknown>
+  links: Record<string, string>
+}
+
+export interface ParentMeta {
+  parent: { id: string; type: string }
+}
+
+/** Describes one resource type: its JSON:API type, its attributes, and where it lives. */
+export interface ResourceType<Row extends { id: string }> {
+  readonly type: string
+  /** Served by default, in alphabetical order (wire contract §1). */
+  readonly attributes: readonly string[]
+  /** Served only when named in `fields[Type]`. */
+  readonly extraAttributes: readonly string[]
+  links(row: Row, baseUrl: string): Record<string, string>
+  toAttributes(row: Row): Record<string, unknown>
+}
+
+/**
+ * The attributes a request asks for: the defaults, or exactly those named in `fields[Type]`
+ * that the type has, alphabetically. Unknown names are ignored, as PCO ignores them.
+ */
+export function selectAttributes(type: ResourceType<{ id: string }>, pairs: QueryPairs): readonly string[] {
+  const values = valuesOf(pairs, `fields[${type.type}]`)
+  if (values.length === 0) return type.attributes
+  const named = new Set(values.flatMap((v) => v.split(',')).map((name) => name.trim()))
+  return [...type.attributes, ...type.extraAttributes].filter((name) => named.has(name)).sort()
+}
+
+interface SerializedResource {
+  type: string
+  id: string
+  attributes?: Record<string, unknown>
+  links: Record<string, string>
+}
+
+// Identity: columns are snake_case already, and user JSON such as `errors` must keep its own keys.
+const keepKey = (key: string) => key
+
+/** Serializes rows with jsonapi-serializer, then lays each out as type, id, attributes, relationships, links. */
+export function serializeResources<Row extends { id: string }>(
+  type: ResourceType<Row>,
+  rows: readonly Row[],
+  attributes: readonly string[],
+  baseUrl: string,
+): ResourceObject[] {
+  const linksById = new Map(rows.map((row) => [row.id, type.links(row, baseUrl)]))
+  const serializer = new Serializer(type.type, {
+    attributes: [...attributes],
+    keyForAttribute: keepKey,
+    pluralizeType: false,
+    dataLinks: { self: (record: { id: string }) => linksById.get(record.id)?.self ?? '' },
+  })
+  const input = rows.map((row) => ({ id: row.id, ...type.toAttributes(row) }))
+  const { data } = serializer.serialize(input) as { data: SerializedResource[] }
+  return data.map((resource) => ({
+    type: resource.type,
+    id: resource.id,
+    attributes: resource.attributes ?? {},
+    relationships: {},
+    links: linksById.get(resource.id) ?? resource.links,
+  }))
+}
+
+export interface ListMeta extends PageMeta, ParentMeta {
+  can_order_by: string[]
+  can_query_by: string[]
+}
+
+export function listDocument(links: PageLinks, data: ResourceObject[], meta: PageMeta & { can_order_by: string[]; can_query_by: string[] }, parent: ParentMeta['parent']) {
+  const { total_count, count, prev, next, can_order_by, can_query_by } = meta
+  const orderedMeta: Record<string, unknown> = { total_count, count }
+  if (prev) orderedMeta.prev = prev
+  if (next) orderedMeta.next = next
+  Object.assign(orderedMeta, { can_order_by, can_query_by, parent })
+  return { links, data, included: [], meta: orderedMeta }
+}
+
+export function readDocument(data: ResourceObject, parent: ParentMeta['parent'] | undefined) {
+  return { data, included: [], meta: parent ? { parent } : {} }
+}
+
+export const JSON_API_CONTENT_TYPE = 'application/vnd.api+json; charset=utf-8'
+
+export function sendDocument(res: Response, document: unknown): void {
+  res.set('Content-Type', JSON_API_CONTENT_TYPE)
+  res.set('Cache-Control', 'max-age=0, private, must-revalidate')
+  res.send(JSON.stringify(document))
+}

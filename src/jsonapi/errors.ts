@@ -1,0 +1,203 @@
+// The error catalogue: one class per failure, each carrying its status, code and exact wire body.
+
+export interface ErrorObject {
+  code?: string
+  title?: string
+  status?: string
+  detail: string
+  source?: { parameter: string }
+}
+
+/** What a failure looks like on the wire: status, headers and a body in the documented envelope. */
+export abstract class ApiError extends Error {
+  abstract readonly status: number
+  readonly headers: Record<string, string> = {}
+  /** PCO sends errors as plain JSON, not JSON:API's media type (wire contract §8). */
+  readonly contentType: string = 'application/json; charset=utf-8'
+
+  abstract body(): unknown
+
+  /** The serialized body; a subclass may answer in another media type. */
+  render(): string {
+    return JSON.stringify(this.body())
+  }
+}
+
+function envelope(...errors: ErrorObject[]): { errors: ErrorObject[] } {
+  return { errors }
+}
+
+export class NotFound extends ApiError {
+  readonly status = 404
+  override readonly headers = { 'Cache-Control': 'no-cache' }
+  constructor() {
+    super('not found')
+  }
+  body() {
+    return envelope({ status: '404', title: 'Not Found', detail: 'The resource you requested could not be found' })
+  }
+}
+
+export class MethodNotAllowed extends ApiError {
+  readonly status = 405
+  override readonly headers: Record<string, string>
+  constructor(readonly allowed: readonly string[]) {
+    super('method not allowed')
+    this.headers = { Allow: allowed.join(', '), 'Cache-Control': 'no-cache' }
+  }
+  body() {
+    return envelope({
+      status: '405',
+      title: 'Method Not Allowed',
+      code: 'method_not_allowed',
+      detail: `This endpoint accepts only ${this.allowed.join(', ')}`,
+    })
+  }
+}
+
+export class InvalidParameter extends ApiError {
+  readonly status = 400
+  constructor(
+    readonly parameter: string,
+    readonly detail: string,
+  ) {
+    super(detail)
+  }
+  body() {
+    return envelope({
+      status: '400',
+      title: 'Bad Request',
+      code: 'invalid_parameter',
+      detail: this.detail,
+      source: { parameter: this.parameter },
+    })
+  }
+}
+
+/** A request the server cannot parse at all, such as a malformed percent-encoding in the path. */
+export class BadRequest extends ApiError {
+  readonly status = 400
+  constructor(readonly detail: string) {
+    super(detail)
+  }
+  body() {
+    return envelope({ status: '400', title: 'Bad Request', code: 'bad_request', detail: this.detail })
+  }
+}
+
+export class UnsupportedVersion extends ApiError {
+  readonly status = 400
+  constructor(readonly requested: string) {
+    super('unsupported version')
+  }
+  body() {
+    return envelope({
+      status: '400',
+      title: 'Unsupported Version',
+      code: 'unsupported_version_error',
+      detail: `X-PCO-API-Version ${JSON.stringify(this.requested)} is not supported: send a date on or after 2018-08-01 as YYYY-MM-DD, or LATEST`,
+    })
+  }
+}
+
+/**
+ * Why a bearer token was refused. The hint words are Planning Center's (wire contract §8);
+ * `undefined` is a token this server has never issued, which PCO does not document a hint for.
+ */
+export type UnauthorizedHint = 'BABOON' | 'CAPUCHIN' | 'PELICAN' | 'CHINCHILLA' | undefined
+
+export class Unauthorized extends ApiError {
+  readonly status = 401
+  override readonly headers: Record<string, string>
+  constructor(
+    readonly hint: UnauthorizedHint,
+    { challengeBasic = false } = {},
+  ) {
+    super('unauthorized')
+    this.headers = challengeBasic ? { 'WWW-Authenticate': 'Basic realm="Application"' } : {}
+  }
+  body() {
+    const detail = 'This request could not be authenticated.'
+    return envelope({
+      code: 'unauthorized',
+      title: 'Unauthorized',
+      status: '401',
+      detail: this.hint ? `${detail} Error Code Hint: ${this.hint}` : detail,
+    })
+  }
+}
+
+/** Rails' `request_http_basic_authentication` answer, byte for byte, which PCO sends for a bad PAT. */
+export class BasicAccessDenied extends ApiError {
+  readonly status = 401
+  override readonly headers = { 'WWW-Authenticate': 'Basic realm="Application"' }
+  override readonly contentType = 'text/html; charset=utf-8'
+  constructor() {
+    super('basic access denied')
+  }
+  body() {
+    return 'HTTP Basic: Access denied.\n'
+  }
+  override render(): string {
+    return this.body()
+  }
+}
+
+export class Forbidden extends ApiError {
+  readonly status = 403
+  constructor() {
+    super('forbidden')
+  }
+  body() {
+    return envelope({ status: '403', title: 'Forbidden', detail: 'You do not have access to this resource' })
+  }
+}
+
+export class RateLimited extends ApiError {
+  readonly status = 429
+  override readonly headers: Record<string, string>
+  constructor(
+    readonly count: number,
+    readonly limit: number,
+    readonly period: number,
+    retryAfterSeconds: number,
+  ) {
+    super('rate limited')
+    this.headers = { 'Retry-After': String(retryAfterSeconds) }
+  }
+  body() {
+    return { errors: [{ code: '429', detail: `Rate limit exceeded: ${this.count} of ${this.limit} requests per ${this.period} seconds` }] }
+  }
+}
+
+export class ServiceUnavailable extends ApiError {
+  readonly status = 503
+  override readonly headers: Record<string, string>
+  constructor(retryAfterSeconds: number) {
+    super('service unavailable')
+    this.headers = { 'Retry-After': String(retryAfterSeconds), 'Cache-Control': 'no-cache' }
+  }
+  body() {
+    return envelope({
+      status: '503',
+      title: 'Service Unavailable',
+      code: 'database_unavailable',
+      detail: 'The database cannot be reached right now. Please retry after the number of seconds in Retry-After.',
+    })
+  }
+}
+
+export class InternalServerError extends ApiError {
+  readonly status = 500
+  constructor() {
+    super('internal server error')
+  }
+  body() {
+    return envelope({
+      status: '500',
+      title: 'Internal Server Error',
+      detail:
+        "An internal server error occurred on our end and we've been notified. Please contact support if the issue persists.",
+    })
+  }
+}

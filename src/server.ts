@@ -1,0 +1,119 @@
+// The entry point: load config, open and migrate the database, listen, and drain on SIGTERM.
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Knex } from 'knex'
+import pino, { type Logger } from 'pino'
+import { createApp } from './app'
+import { ConfigError, loadConfig, type Config } from './config'
+import { openDatabase } from './db/database'
+import { migrate } from './db/migrate'
+import { ensureDemo, type Demo } from './demo'
+
+export interface RunningServer {
+  readonly url: string
+  readonly db: Knex
+  readonly server: Server
+  readonly demo: Demo | undefined
+  /** Stops accepting connections, lets requests in flight finish, then closes the database. */
+  close(): Promise<void>
+}
+
+export interface StartOptions {
+  logger?: Logger
+  now?: () => Date
+  /** An already open database; the server then leaves closing it to the caller. */
+  db?: Knex
+}
+
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? pino({ level: config.logLevel, base: null })
+  const now = options.now ?? (() => new Date())
+  const db = options.db ?? openDatabase(config)
+  const applied = await migrate(db)
+  if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated')
+  const demo = config.demo ? await ensureDemo(db, now) : undefined
+
+  let baseUrl = config.publicUrl ?? ''
+  const app = createApp({ db, config, logger, now, baseUrl: () => baseUrl })
+  const server = app.listen(config.port, config.host)
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve)
+    server.once('error', reject)
+  })
+  const { port } = server.address() as AddressInfo
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
+  if (!config.publicUrl) baseUrl = url
+
+  // While draining, a keep-alive socket is closed right after its response instead of idling on.
+  let draining = false
+  server.on('request', (_req, res) => {
+    if (draining) res.setHeader('Connection', 'close')
+  })
+
+  let closing: Promise<void> | undefined
+  const close = () => {
+    closing ??= (async () => {
+      draining = true
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
+      server.closeIdleConnections()
+      const timeout = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownTimeout * 1000).unref())
+      await Promise.race([stopped, timeout])
+      server.closeAllConnections()
+      if (!options.db) await db.destroy()
+    })()
+    return closing
+  }
+  return { url, db, server, demo, close }
+}
+
+function printWelcome(running: RunningServer, baseUrl: string): void {
+  const lines = [`pco-job-status is listening on ${baseUrl}`]
+  const { demo } = running
+  if (demo) {
+    lines.push(
+      '',
+      `Demo organization ${demo.organizationId}. A bearer token for it, valid for 30 days:`,
+      '',
+      `  curl -H "Authorization: Bearer ${demo.bearerToken}" ${baseUrl}/calendar/v2/job_statuses`,
+    )
+    if (demo.personalAccessToken) {
+      const { appId, secret } = demo.personalAccessToken
+      lines.push('', 'A personal access token (shown once, now only):', '', `  curl -u ${appId}:${secret} ${baseUrl}/calendar/v2`)
+    }
+  }
+  process.stdout.write(`${lines.join('\n')}\n\n`)
+}
+
+async function main(): Promise<void> {
+  let config: Config
+  try {
+    config = loadConfig()
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`Invalid configuration: ${error.message}\n`)
+      process.exit(2)
+    }
+    throw error
+  }
+  const running = await startServer(config)
+  printWelcome(running, config.publicUrl ?? running.url)
+  const stop = (signal: string) => {
+    process.stdout.write(`${signal}: finishing requests in flight\n`)
+    running.close().then(
+      () => process.exit(0),
+      (error) => {
+        process.stderr.write(`shutdown failed: ${String(error)}\n`)
+        process.exit(1)
+      },
+    )
+  }
+  process.once('SIGTERM', () => stop('SIGTERM'))
+  process.once('SIGINT', () => stop('SIGINT'))
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`failed to start: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.exit(1)
+  })
+}
