@@ -15,8 +15,22 @@ const source: Knex.MigrationSource<readonly [string, Migration]> = {
   getMigration: async ([, migration]) => migration,
 }
 
-/** Brings the schema up to date; safe to call from several processes at once (Knex takes a lock). */
+// Knex answers a concurrent migration with an error instead of waiting, and two processes can race
+// to create its bookkeeping tables: both mean "another process is migrating", so wait and try again.
+function isConcurrentMigration(error: unknown): boolean {
+  const { name, code } = error as { name?: string; code?: string }
+  return name === 'MigrationLocked' || code === '23505' || code === '42P07'
+}
+
+/** Brings the schema up to date; safe to call from several processes at once. */
 export async function migrate(db: Knex): Promise<string[]> {
-  const [, applied] = (await db.migrate.latest({ migrationSource: source })) as [number, string[]]
-  return applied
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const [, applied] = (await db.migrate.latest({ migrationSource: source })) as [number, string[]]
+      return applied
+    } catch (error) {
+      if (!isConcurrentMigration(error) || attempt >= 100) throw error
+      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 100))
+    }
+  }
 }
