@@ -45,6 +45,14 @@ function parseBasic(header: string): { appId: string; secret: string } | undefin
   return { appId: decoded.slice(0, colon), secret: decoded.slice(colon + 1) }
 }
 
+/** passport-http-bearer reports a failure as an RFC 6750 challenge; its error_description is the hint. */
+function hintOf(challenge: unknown): UnauthorizedHint {
+  const description = typeof challenge === 'string' ? /error_description="([A-Z]+)"/.exec(challenge)?.[1] : undefined
+  return HINTS.find((hint) => hint === description)
+}
+
+const HINTS: readonly UnauthorizedHint[] = ['BABOON', 'CAPUCHIN', 'PELICAN', 'CHINCHILLA']
+
 export interface AuthenticateOptions {
   db: Knex
   now: () => Date
@@ -71,7 +79,7 @@ export function authenticate({ db, now, scope }: AuthenticateOptions): RequestHa
           const principal: Principal = { personId: row.person_id, organizationId: row.organization_id, method: 'OAuth2', scopes: row.scopes }
           return done(null, principal)
         }
-        return done(null, false, { message: hint ?? '', scope })
+        return done(null, false, hint ?? '')
       }, done)
     }),
   )
@@ -82,10 +90,7 @@ export function authenticate({ db, now, scope }: AuthenticateOptions): RequestHa
       { session: false },
       (error: unknown, principal: Principal | false, info: unknown) => {
         if (error) return next(error)
-        if (!principal) {
-          const message = typeof info === 'object' && info !== null ? (info as { message?: string }).message : undefined
-          return next(new Unauthorized((message || undefined) as UnauthorizedHint))
-        }
+        if (!principal) return next(new Unauthorized(hintOf(info)))
         req.principal = principal
         next()
       },

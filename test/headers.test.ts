@@ -1,0 +1,129 @@
+// Response headers: version negotiation, CORS, caching, request ids and the rate limit.
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { createTenant } from './support/factories'
+import { request } from './support/http'
+import { startTestServer, type TestServer } from './support/server'
+
+let server: TestServer
+before(async () => {
+  server = await startTestServer({ RATE_LIMIT: '5', RATE_LIMIT_DEEP_OFFSET: '3', RATE_LIMIT_PERIOD: '20' })
+})
+after(() => server.close())
+
+const PATH = '/calendar/v2/job_statuses'
+
+describe('X-PCO-API-Version', () => {
+  const accepted: Array<[string | undefined, string]> = [
+    [undefined, '2022-07-07'],
+    ['LATEST', '2022-07-07'],
+    ['latest', '2022-07-07'],
+    ['2030-01-01', '2022-07-07'],
+    ['2022-07-07', '2022-07-07'],
+    ['2022-07-06', '2018-08-01'],
+    ['2018-08-01', '2018-08-01'],
+  ]
+  for (const [sent, processedAs] of accepted) {
+    it(`${sent ?? 'absent'} is processed as ${processedAs}`, async () => {
+      const { token } = await createTenant(server.db)
+      const reply = await request(server.url, PATH, { token, headers: sent ? { 'X-PCO-API-Version': sent } : {} })
+      assert.equal(reply.status, 200)
+      assert.equal(reply.headers.get('x-pco-api-processed-as-version'), processedAs)
+    })
+  }
+
+  for (const sent of ['2018-07-31', '2000-01-01', 'yesterday', '2022-13-01', '2022-02-30', '20220707']) {
+    it(`${sent} is a 400 unsupported_version_error`, async () => {
+      const { token } = await createTenant(server.db)
+      const reply = await request(server.url, PATH, { token, headers: { 'X-PCO-API-Version': sent } })
+      assert.equal(reply.status, 400)
+      assert.equal(reply.json.errors[0].code, 'unsupported_version_error')
+      assert.equal(reply.json.errors[0].status, '400')
+    })
+  }
+})
+
+describe('success headers', () => {
+  it('carry the content type, caching, ETag, request id and rate headers', async () => {
+    const { token } = await createTenant(server.db)
+    const reply = await request(server.url, PATH, { token })
+    const h = reply.headers
+    assert.equal(h.get('content-type'), 'application/vnd.api+json; charset=utf-8')
+    assert.equal(h.get('cache-control'), 'max-age=0, private, must-revalidate')
+    assert.match(h.get('etag') ?? '', /^W\/".+"$/)
+    assert.match(h.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/)
+    assert.equal(h.get('x-pco-api-request-rate-count'), '1')
+    assert.equal(h.get('x-pco-api-request-rate-limit'), '5')
+    assert.equal(h.get('x-pco-api-request-rate-period'), '20')
+    assert.equal(h.get('access-control-allow-origin'), '*')
+  })
+
+  it('answer If-None-Match with 304 when nothing changed', async () => {
+    const { token } = await createTenant(server.db)
+    const first = await request(server.url, PATH, { token })
+    // fetch adds `Cache-Control: no-cache` to a conditional request unless one is given, and that forces a 200.
+    const headers = { 'If-None-Match': first.headers.get('etag')!, 'Cache-Control': 'max-age=0' }
+    const again = await request(server.url, PATH, { token, headers })
+    assert.equal(again.status, 304)
+    assert.equal(again.text, '')
+  })
+})
+
+describe('CORS', () => {
+  it('answers a preflight without credentials, allowing what PCO’s JS client sends', async () => {
+    const reply = await request(server.url, PATH, {
+      method: 'OPTIONS',
+      headers: {
+        Origin: 'https://app.example.org',
+        'Access-Control-Request-Method': 'GET',
+        'Access-Control-Request-Headers': 'authorization,content-type,x-csrf-token,x-pco-api-version',
+      },
+    })
+    assert.equal(reply.status, 204)
+    assert.equal(reply.headers.get('access-control-allow-origin'), '*')
+    const allowed = (reply.headers.get('access-control-allow-headers') ?? '').toLowerCase().split(/,\s*/)
+    for (const header of ['authorization', 'content-type', 'x-csrf-token', 'x-pco-api-version']) assert.ok(allowed.includes(header), header)
+    assert.match(reply.headers.get('access-control-allow-methods') ?? '', /GET/)
+  })
+
+  it('exposes the rate and version headers to scripts', async () => {
+    const { token } = await createTenant(server.db)
+    const reply = await request(server.url, PATH, { token, headers: { Origin: 'https://app.example.org' } })
+    const exposed = reply.headers.get('access-control-expose-headers') ?? ''
+    for (const header of ['X-PCO-API-Request-Rate-Count', 'X-PCO-API-Processed-As-Version', 'ETag']) assert.ok(exposed.includes(header))
+  })
+})
+
+describe('rate limit', () => {
+  it('answers 429 with Retry-After past the limit, per person, and resets after the period', async () => {
+    const limited = await createTenant(server.db)
+    const other = await createTenant(server.db)
+    for (let i = 1; i <= 5; i++) {
+      const reply = await request(server.url, PATH, { token: limited.token })
+      assert.equal(reply.status, 200)
+      assert.equal(reply.headers.get('x-pco-api-request-rate-count'), String(i))
+    }
+    const refused = await request(server.url, PATH, { token: limited.token })
+    assert.equal(refused.status, 429)
+    assert.match(refused.headers.get('retry-after') ?? '', /^\d+$/)
+    assert.ok(Number(refused.headers.get('retry-after')) >= 1 && Number(refused.headers.get('retry-after')) <= 20)
+    assert.equal(refused.headers.get('x-pco-api-request-rate-count'), '6')
+    assert.equal(refused.text, JSON.stringify({ errors: [{ code: '429', detail: 'Rate limit exceeded: 6 of 5 requests per 20 seconds' }] }))
+
+    assert.equal((await request(server.url, PATH, { token: other.token })).status, 200)
+
+    server.clock.advance(20_000)
+    const after = await request(server.url, PATH, { token: limited.token })
+    assert.equal(after.status, 200)
+    assert.equal(after.headers.get('x-pco-api-request-rate-count'), '1')
+  })
+
+  it('applies the lower limit to offsets above 30,000', async () => {
+    const { token } = await createTenant(server.db)
+    for (let i = 1; i <= 3; i++) assert.equal((await request(server.url, `${PATH}?offset=30001`, { token })).status, 200)
+    const deep = await request(server.url, `${PATH}?offset=30001`, { token })
+    assert.equal(deep.status, 429)
+    assert.equal(deep.headers.get('x-pco-api-request-rate-limit'), '3')
+    assert.equal((await request(server.url, `${PATH}?offset=30000`, { token })).status, 200)
+  })
+})

@@ -1,0 +1,138 @@
+// GET /calendar/v2/job_statuses/{id} and GET /calendar/v2: read documents and 404s.
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { createTenant, insertJobStatus } from './support/factories'
+import { request } from './support/http'
+import { startTestServer, type TestServer } from './support/server'
+
+let server: TestServer
+before(async () => {
+  server = await startTestServer()
+})
+after(() => server.close())
+
+const NOT_FOUND = JSON.stringify({
+  errors: [{ status: '404', title: 'Not Found', detail: 'The resource you requested could not be found' }],
+})
+
+describe('reading one job status', () => {
+  it('is PCO’s read document, key for key', async () => {
+    const { organizationId, token } = await createTenant(server.db)
+    const id = await insertJobStatus(server.db, organizationId, {
+      status: 'working',
+      message: 'Syncing resources',
+      retries: 2,
+      started_at: '2025-12-31T23:59:59.999Z',
+      errors: { rooms: ['Room 4 is booked twice'] },
+    })
+    const reply = await request(server.url, `/calendar/v2/job_statuses/${id}`, { token })
+    assert.equal(reply.status, 200)
+    assert.equal(reply.headers.get('content-type'), 'application/vnd.api+json; charset=utf-8')
+    assert.equal(
+      reply.text,
+      JSON.stringify({
+        data: {
+          type: 'JobStatus',
+          id,
+          attributes: {
+            errors: { rooms: ['Room 4 is booked twice'] },
+            message: 'Syncing resources',
+            retries: 2,
+            started_at: '2025-12-31T23:59:59Z',
+            status: 'working',
+          },
+          relationships: {},
+          links: { self: `${server.url}/calendar/v2/job_statuses/${id}` },
+        },
+        included: [],
+        meta: { parent: { id: organizationId, type: 'Organization' } },
+      }),
+    )
+  })
+
+  it('answers another organization’s job exactly like a missing one', async () => {
+    const mine = await createTenant(server.db)
+    const theirs = await createTenant(server.db)
+    const theirId = await insertJobStatus(server.db, theirs.organizationId)
+    const other = await request(server.url, `/calendar/v2/job_statuses/${theirId}`, { token: mine.token })
+    const missing = await request(server.url, '/calendar/v2/job_statuses/9000000000000000000', { token: mine.token })
+    for (const reply of [other, missing]) {
+      assert.equal(reply.status, 404)
+      assert.equal(reply.text, NOT_FOUND)
+      assert.equal(reply.headers.get('content-type'), 'application/json; charset=utf-8')
+      assert.equal(reply.headers.get('cache-control'), 'no-cache')
+    }
+  })
+
+  for (const id of ['0', '-1', 'abc', '1.5', '1e3', '9223372036854775808', '99999999999999999999999', "1'%20OR%20'1'='1", '%F0%9F%98%80', '1;DROP%20TABLE%20x', '01']) {
+    it(`answers 404 for the id ${decodeURIComponent(id)}`, async () => {
+      const { token } = await createTenant(server.db)
+      const reply = await request(server.url, `/calendar/v2/job_statuses/${id}`, { token })
+      assert.equal(reply.status, 404)
+      assert.equal(reply.text, NOT_FOUND)
+    })
+  }
+
+  it('answers 400 in the envelope for a path that is not valid percent-encoding', async () => {
+    const { token } = await createTenant(server.db)
+    const reply = await request(server.url, '/calendar/v2/job_statuses/%E0%A4%A', { token })
+    assert.equal(reply.status, 400)
+    assert.equal(reply.json.errors[0].status, '400')
+  })
+})
+
+describe('the organization', () => {
+  it('GET /calendar/v2 is the caller’s Organization with links to its associations', async () => {
+    const { organizationId, token } = await createTenant(server.db)
+    await server.db('organizations').where({ id: organizationId }).update({ name: 'Grace Church', time_zone: 'Europe/London' })
+    const reply = await request(server.url, '/calendar/v2', { token })
+    assert.equal(reply.status, 200)
+    assert.equal(
+      reply.text,
+      JSON.stringify({
+        data: {
+          type: 'Organization',
+          id: organizationId,
+          attributes: {
+            calendar_starts_on: 'Sunday',
+            date_format: '%m/%d/%Y',
+            name: 'Grace Church',
+            time_zone: 'Europe/London',
+            twenty_four_hour_time: false,
+          },
+          relationships: {},
+          links: { job_statuses: `${server.url}/calendar/v2/job_statuses`, self: `${server.url}/calendar/v2` },
+        },
+        included: [],
+        meta: {},
+      }),
+    )
+  })
+})
+
+describe('routes', () => {
+  it('answers 404 for an unknown path under /calendar and elsewhere', async () => {
+    const { token } = await createTenant(server.db)
+    for (const path of ['/calendar/v2/events', '/calendar/v3/job_statuses', '/nowhere']) {
+      const reply = await request(server.url, path, { token })
+      assert.equal(reply.status, 404, path)
+      assert.equal(reply.text, NOT_FOUND)
+    }
+  })
+
+  it('answers 405 with Allow for a write to the read-only surface', async () => {
+    const { organizationId, token } = await createTenant(server.db)
+    const id = await insertJobStatus(server.db, organizationId)
+    for (const [method, path] of [
+      ['POST', '/calendar/v2/job_statuses'],
+      ['DELETE', `/calendar/v2/job_statuses/${id}`],
+      ['PATCH', '/calendar/v2'],
+    ]) {
+      const reply = await request(server.url, path!, { token, method })
+      assert.equal(reply.status, 405, `${method} ${path}`)
+      assert.equal(reply.headers.get('allow'), 'GET, HEAD, OPTIONS')
+      assert.equal(reply.json.errors[0].code, 'method_not_allowed')
+    }
+    assert.equal((await server.db('job_statuses').where({ id }).first()).id.toString(), id)
+  })
+})
