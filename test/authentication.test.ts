@@ -101,7 +101,7 @@ describe('personal access tokens', () => {
 
 describe('no credentials', () => {
   it('answer the JSON 401 with a Basic challenge, and say None', async () => {
-    for (const headers of [{}, { Authorization: 'Token abc' }]) {
+    for (const headers of [{}, { Authorization: 'Token abc' }] as Record<string, string>[]) {
       const reply = await request(server.url, PATH, { headers })
       assert.equal(reply.status, 401)
       assert.equal(reply.text, unauthorized())

@@ -16,10 +16,10 @@ export function resolveVersion(requested: string | undefined): string {
   if (requested === undefined || requested.trim() === '') return DEFAULT_VERSION
   const value = requested.trim()
   if (value.toUpperCase() === 'LATEST') return CALENDAR_VERSIONS[CALENDAR_VERSIONS.length - 1] as string
-  if (!isCalendarDate(value)) throw new UnsupportedVersion(value)
+  if (!isCalendarDate(value)) throw new UnsupportedVersion()
   // ISO dates compare correctly as strings.
   const chosen = CALENDAR_VERSIONS.filter((version) => version <= value).pop()
-  if (chosen === undefined) throw new UnsupportedVersion(value)
+  if (chosen === undefined) throw new UnsupportedVersion()
   return chosen
 }
 

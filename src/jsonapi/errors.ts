@@ -87,7 +87,7 @@ export class BadRequest extends ApiError {
 
 export class UnsupportedVersion extends ApiError {
   readonly status = 400
-  constructor(readonly requested: string) {
+  constructor() {
     super('unsupported version')
   }
   body() {
@@ -95,7 +95,7 @@ export class UnsupportedVersion extends ApiError {
       status: '400',
       title: 'Unsupported Version',
       code: 'unsupported_version_error',
-      detail: `X-PCO-API-Version ${JSON.stringify(this.requested)} is not supported: send a date on or after 2018-08-01 as YYYY-MM-DD, or LATEST`,
+      detail: 'X-PCO-API-Version must be a date on or after 2018-08-01, as YYYY-MM-DD, or LATEST',
     })
   }
 }
