@@ -28,7 +28,7 @@ export interface StartOptions {
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: null })
   const now = options.now ?? (() => new Date())
-  const db = options.db ?? openDatabase(config)
+  const db = options.db ?? openDatabase(config, logger)
   const applied = await migrate(db)
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated')
   const demo = config.demo ? await ensureDemo(db, now) : undefined

@@ -1,6 +1,6 @@
 // Who is calling: bearer tokens through passport-http-bearer, personal access tokens through HTTP Basic.
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
-import passport from 'passport'
+import { Passport } from 'passport'
 import { Strategy as BearerStrategy } from 'passport-http-bearer'
 import type { Knex } from 'knex'
 import { BasicAccessDenied, Unauthorized, type UnauthorizedHint } from '../jsonapi/errors'
@@ -65,7 +65,9 @@ export interface AuthenticateOptions {
  * verify function that reports why a token fails, so the 401 can carry PCO's hint.
  */
 export function authenticate({ db, now, scope }: AuthenticateOptions): RequestHandler {
-  const strategyName = `bearer-${scope}`
+  // An instance of our own: passport's default export is one global, shared by every app in the process.
+  const passport = new Passport()
+  const strategyName = 'bearer'
   passport.use(
     strategyName,
     new BearerStrategy((token, done) => {

@@ -2,13 +2,22 @@
 import { mkdirSync } from 'node:fs'
 import { knex, type Knex } from 'knex'
 import ClientPgLite from 'knex-pglite'
+import type { Logger } from 'pino'
 import type { Config } from '../config'
 
 export type Database = Knex
 
-export function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'databasePoolMax'>): Database {
+/** Knex's own warnings as structured log lines instead of bare console output. */
+function knexLog(logger: Logger | undefined): Knex.Config['log'] {
+  if (!logger) return undefined
+  const log = (level: 'warn' | 'error' | 'debug') => (message: unknown) => logger[level]({ knex: String(message) }, 'database')
+  return { warn: log('warn'), error: log('error'), debug: log('debug'), deprecate: log('warn') }
+}
+
+export function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'databasePoolMax'>, logger?: Logger): Database {
   if (config.databaseUrl !== undefined) {
     return knex({
+      log: knexLog(logger),
       client: 'pg',
       connection: { connectionString: config.databaseUrl, application_name: 'pco-job-status' },
       // min 0: after a PostgreSQL restart no dead idle connection is handed out first.
@@ -20,6 +29,7 @@ export function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'd
   const inMemory = config.dataDir === 'memory://'
   if (!inMemory) mkdirSync(config.dataDir, { recursive: true })
   return knex({
+    log: knexLog(logger),
     client: ClientPgLite,
     dialect: 'postgres',
     connection: inMemory ? {} : { filename: config.dataDir },

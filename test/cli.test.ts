@@ -1,0 +1,70 @@
+// The command-line tool, run as a user would, against the suite's backend; the server then serves what it made.
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { after, describe, it } from 'node:test'
+import { request } from './support/http'
+import { backend, startTestServer } from './support/server'
+
+const run = promisify(execFile)
+const dataDir = mkdtempSync(join(tmpdir(), 'pco-cli-'))
+after(() => rmSync(dataDir, { recursive: true, force: true }))
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+      env: { ...process.env, DATA_DIR: dataDir },
+    })
+    return { code: 0, stdout: stdout.trim(), stderr }
+  } catch (error) {
+    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string }
+    return { code, stdout: stdout.trim(), stderr }
+  }
+}
+
+describe(`the command-line tool (${backend})`, { timeout: 180_000 }, () => {
+  it('creates an organization, a person, tokens and job statuses that the API then serves', async () => {
+    const org = await cli('org', 'create', '--name', 'CLI Church', '--time-zone', 'Europe/Berlin')
+    assert.equal(org.code, 0, org.stderr)
+    assert.match(org.stdout, /^\d+$/)
+    const person = await cli('person', 'create', '--org', org.stdout, '--name', 'Ada', '--email', `ada-${org.stdout}@example.org`, '--password', 'pw-1234')
+    assert.equal(person.code, 0, person.stderr)
+    const pat = await cli('token', 'pat', '--person', person.stdout)
+    const [, appId, secret] = /^app_id: ([0-9a-f]{64})\nsecret: ([0-9a-f]{64})$/.exec(pat.stdout) ?? []
+    assert.ok(appId && secret, pat.stdout)
+    const bearer = await cli('token', 'bearer', '--person', person.stdout, '--expires-in', '3600')
+    assert.match(bearer.stdout, /^[0-9a-f]{64}$/)
+    const jobs = await cli('jobs', 'insert', '--org', org.stdout, '--count', '250')
+    assert.match(jobs.stdout, /^inserted 250 job statuses in [\d.]+ s$/)
+
+    const server = await startTestServer({ DATA_DIR: dataDir })
+    try {
+      const list = await request(server.url, '/calendar/v2/job_statuses?per_page=100', { token: bearer.stdout })
+      assert.equal(list.status, 200)
+      assert.equal(list.json.meta.total_count, 250)
+      const statuses = new Set(list.json.data.map((row: { attributes: { status: string } }) => row.attributes.status))
+      assert.deepEqual([...statuses].sort(), ['completed', 'failed', 'killed', 'queued', 'stopping', 'working'])
+      const organization = await request(server.url, '/calendar/v2', { basic: { appId, secret } })
+      assert.equal(organization.json.data.attributes.time_zone, 'Europe/Berlin')
+      const stored = await server.db('people').where({ id: person.stdout }).first('password_digest')
+      assert.match(stored.password_digest, /^scrypt\$/)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('explains its mistakes with exit code 2', async () => {
+    const missing = await cli('jobs', 'insert', '--org', '1')
+    assert.equal(missing.code, 2)
+    assert.match(missing.stderr, /--count is required/)
+    const unknown = await cli('frobnicate')
+    assert.equal(unknown.code, 2)
+    assert.match(unknown.stderr, /unknown command "frobnicate"/)
+    const nobody = await cli('token', 'pat', '--person', '999999999')
+    assert.equal(nobody.code, 2)
+    assert.match(nobody.stderr, /no row 999999999 in people/)
+  })
+})
