@@ -3,10 +3,12 @@ import express, { type Express } from 'express'
 import type { Knex } from 'knex'
 import type { Logger } from 'pino'
 import { authenticate, authMethodOf } from './auth/authenticate'
+import { FailureThrottle } from './auth/failure-throttle'
+import { oauthRoutes } from './auth/oauth/routes'
+import { rateLimit } from './auth/rate-limit'
 import type { Config } from './config'
 import { apiVersion } from './http/api-version'
 import { cors } from './http/cors'
-import { rateLimit } from './http/rate-limit'
 import { renderError } from './http/render-error'
 import { requestLog } from './http/request-log'
 import { NotFound } from './jsonapi/errors'
@@ -37,13 +39,16 @@ export function createApp({ db, config, logger, now, baseUrl }: AppDeps): Expres
   })
   app.use(cors)
 
+  const throttle = new FailureThrottle({ limit: config.authFailureLimit, periodSeconds: config.authFailurePeriod, now })
+  app.use(oauthRoutes({ db, now, throttle }))
+
   const calendar = express.Router()
   // Everything under /calendar is authenticated, unknown paths included, as on PCO.
   calendar.use((req, _res, next) => next(/^\/calendar(\/|$)/.test(req.path) ? undefined : 'router'))
   calendar.use(apiVersion)
-  calendar.use(authenticate({ db, now, scope: 'calendar' }))
+  calendar.use(authenticate({ db, now, scope: 'calendar', throttle }))
   calendar.use(
-    rateLimit({ limit: config.rateLimit, deepOffsetLimit: config.rateLimitDeepOffset, periodSeconds: config.rateLimitPeriod, now }),
+    rateLimit({ db, limit: config.rateLimit, deepOffsetLimit: config.rateLimitDeepOffset, periodSeconds: config.rateLimitPeriod, now }),
   )
   calendar.use(organizationRoutes(db, baseUrl))
   calendar.use(jobStatusRoutes(db, baseUrl))

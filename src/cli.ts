@@ -9,6 +9,7 @@ import { openDatabase } from './db/database'
 import { migrate } from './db/migrate'
 import { insertJobStatuses } from './job-statuses/query'
 import { createOrganization } from './organizations/query'
+import { createApplication } from './auth/oauth/model'
 
 const USAGE = `Usage: pco-job-status <command> [options]
 
@@ -19,6 +20,8 @@ Commands:
   org create --name NAME [--time-zone TZ]   create an organization; prints its id
   person create --org ID --name NAME [--email EMAIL --password PASSWORD]
                                             create a person; prints its id
+  app create --name NAME --redirect-uri URI [--redirect-uri URI …] [--scope "calendar"]
+                                            register an OAuth application; prints client_id and client_secret once
   token pat --person ID                     create a personal access token; prints app_id and secret once
   token bearer --person ID [--scope calendar] [--expires-in SECONDS]
                                             create a bearer token; prints it once
@@ -27,7 +30,7 @@ Commands:
 
 class UsageError extends Error {}
 
-type Values = Record<string, string | undefined>
+type Values = Record<string, string | undefined> & { 'redirect-uri'?: string[] }
 
 function required(values: Values, name: string): string {
   const value = values[name]
@@ -66,6 +69,20 @@ async function run(db: Knex, command: string, values: Values): Promise<string> {
         name: required(values, 'name'),
         ...(email && password ? { email: email.toLowerCase(), password_digest: await hashPassword(password) } : {}),
       })
+    }
+    case 'app create': {
+      await migrate(db)
+      const redirectUris = values['redirect-uri'] ?? []
+      if (redirectUris.length === 0) throw new UsageError('--redirect-uri is required')
+      for (const uri of redirectUris) {
+        if (!URL.canParse(uri) || new URL(uri).hash) throw new UsageError(`--redirect-uri must be an absolute URI without a fragment: ${uri}`)
+      }
+      const { clientId, clientSecret } = await createApplication(db, {
+        name: required(values, 'name'),
+        redirectUris,
+        scopes: (values.scope ?? 'calendar').split(/[ ,]+/).filter(Boolean),
+      })
+      return `client_id: ${clientId}\nclient_secret: ${clientSecret}`
     }
     case 'token pat': {
       await migrate(db)
@@ -106,9 +123,12 @@ async function main(argv: string[]): Promise<number> {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: Object.fromEntries(
-        ['name', 'time-zone', 'org', 'email', 'password', 'person', 'scope', 'expires-in', 'count'].map((name) => [name, { type: 'string' as const }]),
-      ),
+      options: {
+        ...Object.fromEntries(
+          ['name', 'time-zone', 'org', 'email', 'password', 'person', 'scope', 'expires-in', 'count'].map((name) => [name, { type: 'string' as const }]),
+        ),
+        'redirect-uri': { type: 'string', multiple: true },
+      },
     })
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n\n${USAGE}`)

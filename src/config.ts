@@ -20,6 +20,9 @@ export interface Config {
   readonly rateLimit: number
   readonly rateLimitDeepOffset: number
   readonly rateLimitPeriod: number
+  /** Failed authentications one client address may make per period before it is refused for the rest of it. */
+  readonly authFailureLimit: number
+  readonly authFailurePeriod: number
   /** Seconds a SIGTERM waits for requests in flight before closing anyway. */
   readonly shutdownTimeout: number
 }
@@ -101,6 +104,8 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimit: integer(env, 'RATE_LIMIT', 100, 1, 1_000_000_000),
     rateLimitDeepOffset: integer(env, 'RATE_LIMIT_DEEP_OFFSET', 75, 1, 1_000_000_000),
     rateLimitPeriod: integer(env, 'RATE_LIMIT_PERIOD', 20, 1, 86_400),
+    authFailureLimit: integer(env, 'AUTH_FAILURE_LIMIT', 20, 1, 1_000_000_000),
+    authFailurePeriod: integer(env, 'AUTH_FAILURE_PERIOD', 60, 1, 86_400),
     shutdownTimeout: integer(env, 'SHUTDOWN_TIMEOUT', 10, 0, 3600),
   }
   return Object.freeze(config)

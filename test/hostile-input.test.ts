@@ -13,7 +13,7 @@ let theirIds: string[]
 
 before(async () => {
   // A limit no generated run can reach: this file is about input, not throttling.
-  server = await startTestServer({ RATE_LIMIT: '1000000', RATE_LIMIT_DEEP_OFFSET: '1000000' })
+  server = await startTestServer({ RATE_LIMIT: '1000000', RATE_LIMIT_DEEP_OFFSET: '1000000', AUTH_FAILURE_LIMIT: '1000000' })
   mine = await createTenant(server.db)
   const theirs = await createTenant(server.db)
   myIds = new Set(await insertJobStatuses(server.db, mine.organizationId, 40))

@@ -5,6 +5,7 @@ import { Strategy as BearerStrategy } from 'passport-http-bearer'
 import type { Knex } from 'knex'
 import { BasicAccessDenied, Unauthorized, type UnauthorizedHint } from '../jsonapi/errors'
 import { findAccessToken, findPersonalAccessToken } from './credentials'
+import { clientAddress, type FailureThrottle } from './failure-throttle'
 import { secretMatches } from './secrets'
 
 export type AuthMethod = 'OAuth2' | 'HTTPBasic'
@@ -58,13 +59,14 @@ export interface AuthenticateOptions {
   now: () => Date
   /** The scope a bearer token must hold for this surface (`calendar` for /calendar/v2). */
   scope: string
+  throttle: FailureThrottle
 }
 
 /**
  * Authenticates every request it guards. Bearer tokens are checked by passport-http-bearer with a
  * verify function that reports why a token fails, so the 401 can carry PCO's hint.
  */
-export function authenticate({ db, now, scope }: AuthenticateOptions): RequestHandler {
+export function authenticate({ db, now, scope, throttle }: AuthenticateOptions): RequestHandler {
   // An instance of our own: passport's default export is one global, shared by every app in the process.
   const passport = new Passport()
   const strategyName = 'bearer'
@@ -113,7 +115,13 @@ export function authenticate({ db, now, scope }: AuthenticateOptions): RequestHa
     const header = req.headers.authorization
     const method = authMethodOf(req)
     if (header === undefined || method === 'None') return next(new Unauthorized(undefined, { challengeBasic: true }))
-    if (method === 'OAuth2') return bearer(req, res, next)
-    basic(req, header).then(() => next(), next)
+    const address = clientAddress(req)
+    throttle.check(address)
+    const done = (error?: unknown) => {
+      if (error instanceof Unauthorized || error instanceof BasicAccessDenied) throttle.recordFailure(address)
+      next(error)
+    }
+    if (method === 'OAuth2') return bearer(req, res, done)
+    basic(req, header).then(() => done(), done)
   }
 }

@@ -1,13 +1,17 @@
 // Runs the schema migrations in db/migrations, listed here so they work from TypeScript and compiled JS alike.
 import type { Knex } from 'knex'
 import * as initial from '../../db/migrations/20261124000000_initial'
+import * as oauthAndRateLimits from '../../db/migrations/20261124010000_oauth_and_rate_limits'
 
 interface Migration {
   up(db: Knex): Promise<void>
   down(db: Knex): Promise<void>
 }
 
-const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [['20261124000000_initial', initial]]
+const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
+  ['20261124000000_initial', initial],
+  ['20261124010000_oauth_and_rate_limits', oauthAndRateLimits],
+]
 
 const source: Knex.MigrationSource<readonly [string, Migration]> = {
   getMigrations: async () => [...MIGRATIONS],

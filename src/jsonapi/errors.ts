@@ -170,6 +170,30 @@ export class RateLimited extends ApiError {
   }
 }
 
+/** Too many failed authentications from one client address (not a PCO error: PCO's limits are per person). */
+export class TooManyFailures extends ApiError {
+  readonly status = 429
+  override readonly headers: Record<string, string>
+  constructor(
+    readonly limit: number,
+    readonly period: number,
+    retryAfterSeconds: number,
+  ) {
+    super('too many failed authentications')
+    this.headers = { 'Retry-After': String(retryAfterSeconds) }
+  }
+  body() {
+    return {
+      errors: [
+        {
+          code: '429',
+          detail: `Too many failed authentication attempts: ${this.limit} per ${this.period} seconds from one address. Retry after the number of seconds in Retry-After.`,
+        },
+      ],
+    }
+  }
+}
+
 export class ServiceUnavailable extends ApiError {
   readonly status = 503
   override readonly headers: Record<string, string>

@@ -2,13 +2,13 @@
 import { Writable } from 'node:stream'
 import pino from 'pino'
 import { loadConfig, type Config } from '../../src/config'
-import { startServer, type RunningServer } from '../../src/server'
+import { startServer, type RunningServer, type StartOptions } from '../../src/server'
 
 export interface TestServer extends RunningServer {
   /** Every JSON log line the server wrote. */
   readonly logs: string[]
   /** The server's clock: tests move it instead of sleeping. */
-  readonly clock: { now(): Date; advance(ms: number): void }
+  readonly clock: TestClock
 }
 
 export const backend = process.env.DATABASE_URL ? 'postgres' : 'embedded'
@@ -24,7 +24,20 @@ export function testConfig(env: Record<string, string> = {}): Config {
   })
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export interface TestClock {
+  now(): Date
+  advance(ms: number): void
+}
+
+export function createClock(): TestClock {
+  let offset = 0
+  return { now: () => new Date(Date.now() + offset), advance: (ms: number) => void (offset += ms) }
+}
+
+export async function startTestServer(
+  env: Record<string, string> = {},
+  { db, clock = createClock() }: Pick<StartOptions, 'db'> & { clock?: TestClock } = {},
+): Promise<TestServer> {
   const logs: string[] = []
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -32,8 +45,6 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       done()
     },
   })
-  let offset = 0
-  const clock = { now: () => new Date(Date.now() + offset), advance: (ms: number) => void (offset += ms) }
-  const running = await startServer(testConfig(env), { logger: pino({ level: 'info', base: null }, sink), now: clock.now })
+  const running = await startServer(testConfig(env), { db, logger: pino({ level: 'info', base: null }, sink), now: clock.now })
   return Object.assign(running, { logs, clock })
 }

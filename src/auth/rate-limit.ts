@@ -1,0 +1,61 @@
+// PCO's rate limit per authenticated person, counted in PostgreSQL so every server process shares it.
+import type { RequestHandler } from 'express'
+import type { Knex } from 'knex'
+import { RateLimited } from '../jsonapi/errors'
+import { valuesOf, parseQueryString } from '../jsonapi/query-string'
+import { principalOf } from './authenticate'
+
+export interface RateLimitOptions {
+  db: Knex
+  limit: number
+  /** The lower limit for a request whose `offset` is above 30,000 (wire contract §9). */
+  deepOffsetLimit: number
+  periodSeconds: number
+  now: () => Date
+}
+
+const DEEP_OFFSET = 30_000
+
+export interface Window {
+  count: number
+  startedAt: Date
+}
+
+/**
+ * Counts one request in `key`'s window and returns the window. A window opens with the first
+ * request after the last one closed and lasts `periodSeconds`; one upsert keeps it exact when
+ * several processes count at once.
+ */
+export async function countRequest(db: Knex, key: string, now: Date, periodSeconds: number): Promise<Window> {
+  const { rows } = await db.raw(
+    `INSERT INTO rate_limits AS r (key, window_started_at, count) VALUES (:key, :now, 1)
+     ON CONFLICT (key) DO UPDATE SET
+       count = CASE WHEN r.window_started_at <= :expired THEN 1 ELSE r.count + 1 END,
+       window_started_at = CASE WHEN r.window_started_at <= :expired THEN :now ELSE r.window_started_at END
+     RETURNING count, window_started_at`,
+    { key, now, expired: new Date(now.getTime() - periodSeconds * 1000) },
+  )
+  const [row] = rows as Array<{ count: number; window_started_at: Date | string }>
+  return { count: Number(row!.count), startedAt: new Date(row!.window_started_at) }
+}
+
+function isDeep(rawUrl: string): boolean {
+  const offsets = valuesOf(parseQueryString(rawUrl), 'offset')
+  return offsets.length === 1 && /^\d+$/.test(offsets[0]!) && Number(offsets[0]) > DEEP_OFFSET
+}
+
+export function rateLimit({ db, limit, deepOffsetLimit, periodSeconds, now }: RateLimitOptions): RequestHandler {
+  return async (req, res, next) => {
+    const at = now()
+    const window = await countRequest(db, `person:${principalOf(req).personId}`, at, periodSeconds)
+    const applies = isDeep(req.originalUrl) ? deepOffsetLimit : limit
+    res.set('X-PCO-API-Request-Rate-Count', String(window.count))
+    res.set('X-PCO-API-Request-Rate-Limit', String(applies))
+    res.set('X-PCO-API-Request-Rate-Period', String(periodSeconds))
+    if (window.count > applies) {
+      const retryAfter = Math.max(1, Math.ceil((window.startedAt.getTime() + periodSeconds * 1000 - at.getTime()) / 1000))
+      throw new RateLimited(window.count, applies, periodSeconds, retryAfter)
+    }
+    next()
+  }
+}
