@@ -37,6 +37,9 @@ describe(`the command-line tool (${backend})`, { timeout: 180_000 }, () => {
     assert.ok(appId && secret, pat.stdout)
     const bearer = await cli('token', 'bearer', '--person', person.stdout, '--expires-in', '3600')
     assert.match(bearer.stdout, /^[0-9a-f]{64}$/)
+    const app = await cli('app', 'create', '--name', 'My App', '--redirect-uri', 'http://localhost:4000/cb', '--redirect-uri', 'http://localhost:4000/cb2')
+    const [, clientId, clientSecret] = /^client_id: ([0-9a-f]{64})\nclient_secret: ([0-9a-f]{64})$/.exec(app.stdout) ?? []
+    assert.ok(clientId && clientSecret, app.stdout)
     const jobs = await cli('jobs', 'insert', '--org', org.stdout, '--count', '250')
     assert.match(jobs.stdout, /^inserted 250 job statuses in [\d.]+ s$/)
 
@@ -51,6 +54,10 @@ describe(`the command-line tool (${backend})`, { timeout: 180_000 }, () => {
       assert.equal(organization.json.data.attributes.time_zone, 'Europe/Berlin')
       const stored = await server.db('people').where({ id: person.stdout }).first('password_digest')
       assert.match(stored.password_digest, /^scrypt\$/)
+      const application = await server.db('oauth_applications').where({ client_id: clientId }).first('redirect_uris', 'scopes', 'client_secret_digest')
+      assert.deepEqual(application.redirect_uris, ['http://localhost:4000/cb', 'http://localhost:4000/cb2'])
+      assert.deepEqual(application.scopes, ['calendar'])
+      assert.notEqual(application.client_secret_digest, clientSecret)
     } finally {
       await server.close()
     }
@@ -63,6 +70,9 @@ describe(`the command-line tool (${backend})`, { timeout: 180_000 }, () => {
     const unknown = await cli('frobnicate')
     assert.equal(unknown.code, 2)
     assert.match(unknown.stderr, /unknown command "frobnicate"/)
+    const noRedirect = await cli('app', 'create', '--name', 'x')
+    assert.equal(noRedirect.code, 2)
+    assert.match(noRedirect.stderr, /--redirect-uri is required/)
     const nobody = await cli('token', 'pat', '--person', '999999999')
     assert.equal(nobody.code, 2)
     assert.match(nobody.stderr, /no row 999999999 in people/)
