@@ -2,6 +2,7 @@
 import type { Knex } from 'knex'
 import * as initial from '../../db/migrations/20261124000000_initial'
 import * as oauthAndRateLimits from '../../db/migrations/20261124010000_oauth_and_rate_limits'
+import * as jobStatusCounts from '../../db/migrations/20261124020000_job_status_counts'
 
 interface Migration {
   up(db: Knex): Promise<void>
@@ -11,6 +12,7 @@ interface Migration {
 const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261124000000_initial', initial],
   ['20261124010000_oauth_and_rate_limits', oauthAndRateLimits],
+  ['20261124020000_job_status_counts', jobStatusCounts],
 ]
 
 const source: Knex.MigrationSource<readonly [string, Migration]> = {

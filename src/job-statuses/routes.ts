@@ -7,11 +7,13 @@ import { MethodNotAllowed, NotFound } from '../jsonapi/errors'
 import { parseId } from '../jsonapi/format'
 import { pageLinks, pageMeta, parsePage } from '../jsonapi/pagination'
 import { parseQueryString } from '../jsonapi/query-string'
+import { PositionCache } from './positions'
 import { findJobStatus, listJobStatuses } from './query'
 import { JOB_STATUSES_PATH, jobStatusResource } from './resource'
 
 export function jobStatusRoutes(db: Knex, baseUrl: () => string): Router {
   const router = Router()
+  const positions = new PositionCache(db)
   const readOnly = () => {
     throw new MethodNotAllowed(['GET', 'HEAD', 'OPTIONS'])
   }
@@ -23,7 +25,7 @@ export function jobStatusRoutes(db: Knex, baseUrl: () => string): Router {
       const pairs = parseQueryString(req.originalUrl)
       const page = parsePage(pairs)
       const attributes = selectAttributes(jobStatusResource, pairs)
-      const { rows, totalCount } = await listJobStatuses(db, organizationId, page)
+      const { rows, totalCount } = await listJobStatuses(db, positions, organizationId, page)
       const meta = { ...pageMeta(page, rows.length, totalCount), can_order_by: [], can_query_by: [] }
       const links = pageLinks(baseUrl(), JOB_STATUSES_PATH, pairs, meta)
       const data = serializeResources(jobStatusResource, rows, attributes, baseUrl())

@@ -1,0 +1,70 @@
+// Where each page of an organization's job statuses starts, so a deep offset costs a short index skip.
+import type { Knex } from 'knex'
+
+/**
+ * Every STEP-th id of an organization, in id order, as of one version of its job_status_counts row.
+ * Measured on 200,000 rows (docs/performance.md): building this takes one index scan; afterwards
+ * any offset skips fewer than STEP index entries instead of up to 200,000.
+ */
+export const STEP = 250
+/** Organizations whose positions one process keeps; about 8 bytes per STEP rows each. */
+const MAX_ORGANIZATIONS = 2_000
+
+export interface Positions {
+  version: string
+  /** ids[i] is the id at offset i * STEP. */
+  ids: string[]
+}
+
+export interface Anchor {
+  version: string
+  /** The id at `offset`, or 0 to start at the beginning. */
+  fromId: string
+  /** Rows to skip after fromId. */
+  skip: number
+}
+
+export class PositionCache {
+  private readonly cache = new Map<string, Positions>()
+  private readonly building = new Map<string, Promise<Positions | undefined>>()
+
+  constructor(private readonly db: Knex) {}
+
+  /** The anchor for `offset`, if this process knows the organization's positions. */
+  anchor(organizationId: string, offset: number): Anchor | undefined {
+    const positions = this.cache.get(organizationId)
+    if (!positions || offset < STEP) return undefined
+    const index = Math.min(Math.floor(offset / STEP), positions.ids.length - 1)
+    if (index < 0) return undefined
+    return { version: positions.version, fromId: positions.ids[index]!, skip: offset - index * STEP }
+  }
+
+  /** Builds (once at a time per organization) the positions of the current version. */
+  async refresh(organizationId: string): Promise<void> {
+    let pending = this.building.get(organizationId)
+    if (!pending) {
+      pending = this.build(organizationId).finally(() => this.building.delete(organizationId))
+      this.building.set(organizationId, pending)
+    }
+    const positions = await pending
+    if (!positions) return
+    this.cache.delete(organizationId)
+    this.cache.set(organizationId, positions)
+    if (this.cache.size > MAX_ORGANIZATIONS) this.cache.delete(this.cache.keys().next().value!)
+  }
+
+  // One statement, so the ids and the version come from one snapshot.
+  private async build(organizationId: string): Promise<Positions | undefined> {
+    const { rows } = await this.db.raw(
+      `SELECT c.version::text AS version,
+              ARRAY(SELECT s.id::text FROM (
+                      SELECT id, row_number() OVER (ORDER BY id) - 1 AS position
+                      FROM job_statuses WHERE organization_id = c.organization_id) AS s
+                    WHERE s.position % :step = 0 ORDER BY s.id) AS ids
+       FROM job_status_counts AS c WHERE c.organization_id = :organizationId`,
+      { organizationId, step: STEP },
+    )
+    const [row] = rows as Array<{ version: string; ids: string[] }>
+    return row && { version: row.version, ids: row.ids }
+  }
+}

@@ -1,0 +1,105 @@
+// Pages served from cached positions and counters equal the naive SQL, before, during and after writes.
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import fc from 'fast-check'
+import { insertJobStatuses as bulkInsert } from '../src/job-statuses/query'
+import { createTenant, type Tenant } from './support/factories'
+import { request } from './support/http'
+import { startTestServer, type TestServer } from './support/server'
+
+let server: TestServer
+before(async () => {
+  server = await startTestServer({ RATE_LIMIT: '1000000' })
+})
+after(() => server.close())
+
+async function naivePage(organizationId: string, perPage: number, offset: number) {
+  const ids = await server.db('job_statuses').where({ organization_id: organizationId }).orderBy('id').limit(perPage).offset(offset).pluck('id')
+  const [{ count }] = await server.db('job_statuses').where({ organization_id: organizationId }).count({ count: '*' })
+  return { ids: ids.map(String), total: Number(count) }
+}
+
+async function apiPage(tenant: Tenant, perPage: number, offset: number) {
+  const reply = await request(server.url, `/calendar/v2/job_statuses?per_page=${perPage}&offset=${offset}`, { token: tenant.token })
+  assert.equal(reply.status, 200)
+  return { ids: reply.json.data.map((row: { id: string }) => row.id) as string[], total: reply.json.meta.total_count as number }
+}
+
+describe('pages equal ORDER BY id LIMIT … OFFSET …', () => {
+  it('at random offsets of a large organization, and after deletes and inserts', async () => {
+    const tenant = await createTenant(server.db)
+    await bulkInsert(server.db, tenant.organizationId, 3_000)
+    const pages = fc.tuple(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 0, max: 3_100 }))
+    const compare = async ([perPage, offset]: [number, number]) => {
+      assert.deepEqual(await apiPage(tenant, perPage, offset), await naivePage(tenant.organizationId, perPage, offset))
+    }
+    await fc.assert(fc.asyncProperty(pages, compare), { numRuns: 60 })
+
+    // Delete from the middle and the front: every cached position after them moves.
+    await server.db('job_statuses')
+      .whereIn('id', server.db('job_statuses').where({ organization_id: tenant.organizationId }).orderBy('id').offset(1_000).limit(37).select('id'))
+      .delete()
+    await server.db('job_statuses')
+      .whereIn('id', server.db('job_statuses').where({ organization_id: tenant.organizationId }).orderBy('id').limit(3).select('id'))
+      .delete()
+    await fc.assert(fc.asyncProperty(pages, compare), { numRuns: 60 })
+
+    await bulkInsert(server.db, tenant.organizationId, 500)
+    await fc.assert(fc.asyncProperty(pages, compare), { numRuns: 60 })
+  })
+
+  it('while another writer appends, and exactly once it stops', async () => {
+    const reader = await createTenant(server.db)
+    await bulkInsert(server.db, reader.organizationId, 2_000)
+    const stable = (await naivePage(reader.organizationId, 1, 0)).total
+
+    let writing = true
+    const writer = (async () => {
+      let inserted = 0
+      while (writing && inserted < 2_000) {
+        await bulkInsert(server.db, reader.organizationId, 7)
+        inserted += 7
+      }
+    })()
+
+    try {
+      for (let i = 0; i < 80; i++) {
+        const perPage = 1 + Math.floor(Math.random() * 100)
+        // Rows before `stable` never move while rows are only appended, so the naive query taken
+        // after the request must still show the same page.
+        const offset = Math.floor(Math.random() * (stable - perPage))
+        const before = (await naivePage(reader.organizationId, 1, 0)).total
+        const page = await apiPage(reader, perPage, offset)
+        const afterwards = await naivePage(reader.organizationId, perPage, offset)
+        assert.deepEqual(page.ids, afterwards.ids)
+        assert.ok(page.total >= before && page.total <= afterwards.total, `total ${page.total} outside ${before}..${afterwards.total}`)
+      }
+    } finally {
+      writing = false
+      await writer
+    }
+
+    for (const offset of [0, 250, 251, 1_999, 2_000, 2_500, 3_990]) {
+      assert.deepEqual(await apiPage(reader, 100, offset), await naivePage(reader.organizationId, 100, offset))
+    }
+  })
+
+  it('keeps total_count exact under concurrent inserts and deletes', async () => {
+    const tenant = await createTenant(server.db)
+    await bulkInsert(server.db, tenant.organizationId, 300)
+    await Promise.all([
+      ...Array.from({ length: 10 }, () => bulkInsert(server.db, tenant.organizationId, 13)),
+      ...Array.from({ length: 5 }, (_, i) =>
+        server.db('job_statuses')
+          .whereIn('id', server.db('job_statuses').where({ organization_id: tenant.organizationId }).orderBy('id').offset(i * 20).limit(4).select('id'))
+          .delete(),
+      ),
+    ])
+    const api = await apiPage(tenant, 25, 0)
+    const naive = await naivePage(tenant.organizationId, 25, 0)
+    assert.equal(api.total, naive.total)
+    assert.deepEqual(api.ids, naive.ids)
+    const counter = await server.db('job_status_counts').where({ organization_id: tenant.organizationId }).first('total')
+    assert.equal(Number(counter.total), naive.total)
+  })
+})
