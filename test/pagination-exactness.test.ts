@@ -15,8 +15,8 @@ after(() => server.close())
 
 async function naivePage(organizationId: string, perPage: number, offset: number) {
   const ids = await server.db('job_statuses').where({ organization_id: organizationId }).orderBy('id').limit(perPage).offset(offset).pluck('id')
-  const [{ count }] = await server.db('job_statuses').where({ organization_id: organizationId }).count({ count: '*' })
-  return { ids: ids.map(String), total: Number(count) }
+  const counted = await server.db('job_statuses').where({ organization_id: organizationId }).count({ count: '*' }).first()
+  return { ids: ids.map(String), total: Number(counted?.count) }
 }
 
 async function apiPage(tenant: Tenant, perPage: number, offset: number) {
