@@ -17,6 +17,8 @@ import { organizationRoutes } from './organizations/routes'
 
 export interface AppDeps {
   db: Knex
+  /** Where requests are counted for the rate limit (see openCounterDatabase). */
+  counters: Knex
   config: Config
   logger: Logger
   /** The server's clock; tests move it instead of sleeping. */
@@ -25,7 +27,7 @@ export interface AppDeps {
   baseUrl: () => string
 }
 
-export function createApp({ db, config, logger, now, baseUrl }: AppDeps): Express {
+export function createApp({ db, counters, config, logger, now, baseUrl }: AppDeps): Express {
   const app = express()
   app.disable('x-powered-by')
   app.set('etag', 'weak')
@@ -46,9 +48,9 @@ export function createApp({ db, config, logger, now, baseUrl }: AppDeps): Expres
   // Everything under /calendar is authenticated, unknown paths included, as on PCO.
   calendar.use((req, _res, next) => next(/^\/calendar(\/|$)/.test(req.path) ? undefined : 'router'))
   calendar.use(apiVersion)
-  calendar.use(authenticate({ db, now, scope: 'calendar', throttle }))
+  calendar.use(authenticate({ db, now, scope: 'calendar', throttle, counters, rateLimitPeriod: config.rateLimitPeriod }))
   calendar.use(
-    rateLimit({ db, limit: config.rateLimit, deepOffsetLimit: config.rateLimitDeepOffset, periodSeconds: config.rateLimitPeriod, now }),
+    rateLimit({ db: counters, limit: config.rateLimit, deepOffsetLimit: config.rateLimitDeepOffset, periodSeconds: config.rateLimitPeriod, now }),
   )
   calendar.use(organizationRoutes(db, baseUrl))
   calendar.use(jobStatusRoutes(db, baseUrl))

@@ -23,6 +23,8 @@ export interface Config {
   /** Failed authentications one client address may make per period before it is refused for the rest of it. */
   readonly authFailureLimit: number
   readonly authFailurePeriod: number
+  /** Server processes sharing the port (node:cluster); more than one needs DATABASE_URL. */
+  readonly workers: number
   /** Seconds a SIGTERM waits for requests in flight before closing anyway. */
   readonly shutdownTimeout: number
 }
@@ -107,6 +109,10 @@ export function loadConfig(env: Env = process.env): Config {
     authFailureLimit: integer(env, 'AUTH_FAILURE_LIMIT', 20, 1, 1_000_000_000),
     authFailurePeriod: integer(env, 'AUTH_FAILURE_PERIOD', 60, 1, 86_400),
     shutdownTimeout: integer(env, 'SHUTDOWN_TIMEOUT', 10, 0, 3600),
+    workers: integer(env, 'WORKERS', 1, 1, 64),
+  }
+  if (config.workers > 1 && config.databaseUrl === undefined) {
+    throw new ConfigError('WORKERS', 'more than 1 needs DATABASE_URL: the embedded database can be open in one process only')
   }
   return Object.freeze(config)
 }

@@ -1,11 +1,12 @@
 // The entry point: load config, open and migrate the database, listen, and drain on SIGTERM.
+import cluster from 'node:cluster'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Knex } from 'knex'
 import pino, { type Logger } from 'pino'
 import { createApp } from './app'
 import { ConfigError, loadConfig, type Config } from './config'
-import { openDatabase } from './db/database'
+import { openCounterDatabase, openDatabase } from './db/database'
 import { migrate } from './db/migrate'
 import { ensureDemo, type Demo } from './demo'
 
@@ -29,12 +30,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const logger = options.logger ?? pino({ level: config.logLevel, base: null })
   const now = options.now ?? (() => new Date())
   const db = options.db ?? openDatabase(config, logger)
+  const counters = options.db ? options.db : openCounterDatabase(config, db, logger)
   const applied = await migrate(db)
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated')
   const demo = config.demo ? await ensureDemo(db, now) : undefined
 
   let baseUrl = config.publicUrl ?? ''
-  const app = createApp({ db, config, logger, now, baseUrl: () => baseUrl })
+  const app = createApp({ db, counters, config, logger, now, baseUrl: () => baseUrl })
   const server = app.listen(config.port, config.host)
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)
@@ -59,6 +61,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       const timeout = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownTimeout * 1000).unref())
       await Promise.race([stopped, timeout])
       server.closeAllConnections()
+      if (counters !== db) await counters.destroy()
       if (!options.db) await db.destroy()
     })()
     return closing
@@ -66,9 +69,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   return { url, db, server, demo, close }
 }
 
-function printWelcome(running: RunningServer, baseUrl: string): void {
+function printWelcome(demo: Demo | undefined, baseUrl: string): void {
   const lines = [`pco-job-status is listening on ${baseUrl}`]
-  const { demo } = running
   if (demo) {
     lines.push(
       '',
@@ -84,6 +86,66 @@ function printWelcome(running: RunningServer, baseUrl: string): void {
   process.stdout.write(`${lines.join('\n')}\n\n`)
 }
 
+function exitOnSignals(close: () => Promise<void>): void {
+  const stop = (signal: string) => {
+    process.stdout.write(`${signal}: finishing requests in flight\n`)
+    close().then(
+      () => process.exit(0),
+      (error) => {
+        process.stderr.write(`shutdown failed: ${String(error)}\n`)
+        process.exit(1)
+      },
+    )
+  }
+  process.once('SIGTERM', () => stop('SIGTERM'))
+  process.once('SIGINT', () => stop('SIGINT'))
+}
+
+/** One process: the server itself. */
+async function runSingle(config: Config): Promise<void> {
+  const running = await startServer(config)
+  printWelcome(running.demo, config.publicUrl ?? running.url)
+  exitOnSignals(running.close)
+}
+
+/** WORKERS > 1: this process migrates and seeds once, then forks workers that share the port. */
+async function runPrimary(config: Config): Promise<void> {
+  const db = openDatabase(config)
+  await migrate(db)
+  const demo = config.demo ? await ensureDemo(db, () => new Date()) : undefined
+  await db.destroy()
+
+  let stopping = false
+  const urls: string[] = []
+  const fork = () => {
+    const worker = cluster.fork()
+    worker.on('message', (message: { listening?: string }) => {
+      if (message.listening && urls.push(message.listening) === config.workers) printWelcome(demo, config.publicUrl ?? message.listening)
+    })
+  }
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return
+    process.stderr.write(`worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`)
+    fork()
+  })
+  for (let i = 0; i < config.workers; i++) fork()
+  exitOnSignals(async () => {
+    stopping = true
+    const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined)
+    await Promise.all(workers.map((worker) => new Promise<void>((resolve) => {
+      worker.once('exit', () => resolve())
+      worker.process.kill('SIGTERM')
+    })))
+  })
+}
+
+async function runWorker(config: Config): Promise<void> {
+  const running = await startServer({ ...config, demo: false })
+  process.send?.({ listening: running.url })
+  // The primary asks workers to stop; a worker on its own keeps the usual signal handling.
+  exitOnSignals(running.close)
+}
+
 async function main(): Promise<void> {
   let config: Config
   try {
@@ -95,20 +157,9 @@ async function main(): Promise<void> {
     }
     throw error
   }
-  const running = await startServer(config)
-  printWelcome(running, config.publicUrl ?? running.url)
-  const stop = (signal: string) => {
-    process.stdout.write(`${signal}: finishing requests in flight\n`)
-    running.close().then(
-      () => process.exit(0),
-      (error) => {
-        process.stderr.write(`shutdown failed: ${String(error)}\n`)
-        process.exit(1)
-      },
-    )
-  }
-  process.once('SIGTERM', () => stop('SIGTERM'))
-  process.once('SIGINT', () => stop('SIGINT'))
+  if (config.workers === 1) await runSingle(config)
+  else if (cluster.isPrimary) await runPrimary(config)
+  else await runWorker(config)
 }
 
 if (require.main === module) {

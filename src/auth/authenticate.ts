@@ -4,8 +4,9 @@ import { Passport } from 'passport'
 import { Strategy as BearerStrategy } from 'passport-http-bearer'
 import type { Knex } from 'knex'
 import { BasicAccessDenied, Unauthorized, type UnauthorizedHint } from '../jsonapi/errors'
-import { findAccessToken, findPersonalAccessToken } from './credentials'
+import { findAccessTokenAndCount, findPersonalAccessToken } from './credentials'
 import { clientAddress, type FailureThrottle } from './failure-throttle'
+import type { Window } from './rate-limit'
 import { secretMatches } from './secrets'
 
 export type AuthMethod = 'OAuth2' | 'HTTPBasic'
@@ -15,6 +16,8 @@ export interface Principal {
   readonly organizationId: string
   readonly method: AuthMethod
   readonly scopes: readonly string[]
+  /** The rate-limit window, when authenticating already counted this request. */
+  readonly window?: Window
 }
 
 declare module 'express-serve-static-core' {
@@ -60,27 +63,36 @@ export interface AuthenticateOptions {
   /** The scope a bearer token must hold for this surface (`calendar` for /calendar/v2). */
   scope: string
   throttle: FailureThrottle
+  /** Where a valid bearer token's request is counted, in the same statement as its lookup. */
+  counters: Knex
+  rateLimitPeriod: number
 }
 
 /**
  * Authenticates every request it guards. Bearer tokens are checked by passport-http-bearer with a
  * verify function that reports why a token fails, so the 401 can carry PCO's hint.
  */
-export function authenticate({ db, now, scope, throttle }: AuthenticateOptions): RequestHandler {
+export function authenticate({ db, now, scope, throttle, counters, rateLimitPeriod }: AuthenticateOptions): RequestHandler {
   // An instance of our own: passport's default export is one global, shared by every app in the process.
   const passport = new Passport()
   const strategyName = 'bearer'
   passport.use(
     strategyName,
     new BearerStrategy((token, done) => {
-      findAccessToken(db, token).then((row) => {
+      findAccessTokenAndCount(counters, token, { now: now(), scope, periodSeconds: rateLimitPeriod }).then((row) => {
         let hint: UnauthorizedHint
         if (!row) hint = undefined
         else if (row.revoked_at && row.revoked_at <= now()) hint = 'CAPUCHIN'
         else if (row.expires_at && row.expires_at <= now()) hint = 'BABOON'
         else if (!row.scopes.includes(scope)) hint = 'PELICAN'
         else {
-          const principal: Principal = { personId: row.person_id, organizationId: row.organization_id, method: 'OAuth2', scopes: row.scopes }
+          const principal: Principal = {
+            personId: row.person_id,
+            organizationId: row.organization_id,
+            method: 'OAuth2',
+            scopes: row.scopes,
+            ...(row.window ? { window: row.window } : {}),
+          }
           return done(null, principal)
         }
         return done(null, false, hint ?? '')

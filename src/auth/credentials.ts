@@ -1,5 +1,6 @@
 // Data access for people and their credentials: personal access tokens, applications, bearer tokens.
 import type { Knex } from 'knex'
+import { COUNT_REQUEST, windowBindings, type Window } from './rate-limit'
 import { digestSecret, generateSecret } from './secrets'
 
 export interface AccessTokenRow {
@@ -17,12 +18,40 @@ export interface PersonalAccessTokenRow {
   revoked_at: Date | null
 }
 
-export async function findAccessToken(db: Knex, token: string): Promise<AccessTokenRow | undefined> {
-  const row = await db('oauth_access_tokens as t')
-    .join('people as p', 'p.id', 't.person_id')
-    .where('t.token_digest', digestSecret(token))
-    .first('t.person_id', 'p.organization_id', 't.scopes', 't.expires_at', 't.revoked_at')
-  return row && { ...row, person_id: String(row.person_id), organization_id: String(row.organization_id) }
+/**
+ * Looks a bearer token up and, when it is valid for `scope`, counts the request in its person's
+ * rate-limit window, in one statement. Runs on the counters connections (synchronous_commit off).
+ */
+export async function findAccessTokenAndCount(
+  db: Knex,
+  token: string,
+  { now, scope, periodSeconds }: { now: Date; scope: string; periodSeconds: number },
+): Promise<(AccessTokenRow & { window?: Window }) | undefined> {
+  const { rows } = await db.raw(
+    `WITH token AS (
+       SELECT t.person_id, p.organization_id, t.scopes, t.expires_at, t.revoked_at,
+              ((t.revoked_at IS NULL OR t.revoked_at > :now) AND (t.expires_at IS NULL OR t.expires_at > :now) AND :scope = ANY(t.scopes)) AS valid
+       FROM oauth_access_tokens AS t JOIN people AS p ON p.id = t.person_id
+       WHERE t.token_digest = :digest
+     ), counted AS (
+       ${COUNT_REQUEST("SELECT 'person:' || person_id, :now::timestamptz, 1 FROM token WHERE valid")}
+       RETURNING count, window_started_at
+     )
+     SELECT token.*, counted.count, counted.window_started_at FROM token LEFT JOIN counted ON true`,
+    windowBindings(now, periodSeconds, { digest: digestSecret(token), scope }),
+  )
+  const [row] = rows as Array<Record<string, unknown>>
+  if (!row) return undefined
+  return {
+    person_id: String(row.person_id),
+    organization_id: String(row.organization_id),
+    scopes: row.scopes as string[],
+    expires_at: row.expires_at === null ? null : new Date(row.expires_at as string),
+    revoked_at: row.revoked_at === null ? null : new Date(row.revoked_at as string),
+    ...(row.count === null || row.count === undefined
+      ? {}
+      : { window: { count: Number(row.count), startedAt: new Date(row.window_started_at as string) } }),
+  }
 }
 
 export async function findPersonalAccessToken(db: Knex, appId: string): Promise<PersonalAccessTokenRow | undefined> {

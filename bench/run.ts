@@ -1,0 +1,297 @@
+// npm run bench: seeds 1,000,000 job statuses, loads the server, the no-framework baseline and pgbench,
+// and writes one table of the figures into docs/performance.md.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import autocannon from 'autocannon'
+import type { Knex } from 'knex'
+import { createAccessToken, createPerson, findOrCreateCommandLineApplication } from '../src/auth/credentials'
+import { loadConfig } from '../src/config'
+import { openDatabase } from '../src/db/database'
+import { migrate } from '../src/db/migrate'
+import { insertJobStatuses } from '../src/job-statuses/query'
+import { createOrganization } from '../src/organizations/query'
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 15)
+const CONNECTIONS = 32
+const ORGANIZATIONS = 1_000
+const LARGE = 200_000
+const SMALL = 800
+const PREFIX = 'bench-org-'
+
+interface Dataset {
+  largeOrganization: string
+  largeIds: { min: number; max: number }
+  largeTokens: string[]
+  smallTokens: string[]
+  smallIds: Array<{ organization: string; token: string; min: number; max: number }>
+}
+
+async function seed(db: Knex): Promise<Dataset> {
+  await migrate(db)
+  const existing = await db('organizations').where('name', 'like', `${PREFIX}%`).count({ n: '*' }).first()
+  if (Number(existing?.n) !== ORGANIZATIONS) {
+    console.log(`seeding ${ORGANIZATIONS} organizations: one of ${LARGE.toLocaleString()} job statuses, the rest ${SMALL} each`)
+    const started = Date.now()
+    await db('organizations').where('name', 'like', `${PREFIX}%`).delete()
+    for (let i = 1; i <= ORGANIZATIONS; i++) {
+      const id = await createOrganization(db, { name: `${PREFIX}${String(i).padStart(4, '0')}` })
+      await insertJobStatuses(db, id, i === 1 ? LARGE : SMALL)
+    }
+    await db.raw('VACUUM ANALYZE job_statuses')
+    console.log(`seeded in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  } else {
+    console.log('reusing the seeded data')
+  }
+  const organizations = await db('organizations').where('name', 'like', `${PREFIX}%`).orderBy('name').pluck('id')
+  const application = await findOrCreateCommandLineApplication(db)
+  const tokenFor = async (organizationId: string) => {
+    const person = await createPerson(db, String(organizationId), { name: 'Bench' })
+    return createAccessToken(db, { personId: person, applicationId: application, scopes: ['calendar'], expiresAt: null })
+  }
+  const idRange = async (organizationId: string) => {
+    const row = await db('job_statuses').where({ organization_id: organizationId }).min({ min: 'id' }).max({ max: 'id' }).first()
+    return { min: Number(row?.min), max: Number(row?.max) }
+  }
+  const largeOrganization = String(organizations[0])
+  const smallOrganizations = organizations.slice(1).sort(() => Math.random() - 0.5).slice(0, 20).map(String)
+  const smallIds = []
+  for (const organization of smallOrganizations) smallIds.push({ organization, token: await tokenFor(organization), ...(await idRange(organization)) })
+  return {
+    largeOrganization,
+    largeIds: await idRange(largeOrganization),
+    largeTokens: [await tokenFor(largeOrganization)],
+    smallTokens: smallIds.map((s) => s.token),
+    smallIds,
+  }
+}
+
+function start(command: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  return new Promise((resolve, reject) => {
+    let output = ''
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+      const match = ready.exec(output)
+      if (match) resolve({ child, url: match[1]! })
+    })
+    child.once('exit', (code) => reject(new Error(`${command} exited with ${code}: ${output}`)))
+  })
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve())
+    child.kill('SIGTERM')
+  })
+}
+
+/** Peak resident set (VmHWM) of a process and of its children, in MB. */
+function peakRss(pid: number): number {
+  const pids = [pid]
+  try {
+    pids.push(...execFileSync('pgrep', ['-P', String(pid)]).toString().trim().split('\n').filter(Boolean).map(Number))
+  } catch {
+    // no children
+  }
+  return Math.max(...pids.map((p) => {
+    try {
+      const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1]
+      return kb ? Number(kb) / 1024 : 0
+    } catch {
+      return 0
+    }
+  }))
+}
+
+interface Load {
+  rps: number
+  p50: number
+  p99: number
+  errors: number
+}
+
+type Pick = () => { path: string; token: string }
+
+async function load(baseUrl: string, pick: Pick, duration = DURATION): Promise<Load> {
+  const result = await autocannon({
+    url: baseUrl,
+    connections: CONNECTIONS,
+    duration,
+    requests: [{
+      setupRequest: (request) => {
+        const { path, token } = pick()
+        return { ...request, path, headers: { ...request.headers, authorization: `Bearer ${token}` } }
+      },
+    }],
+  })
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+  }
+}
+
+const any = <T>(items: T[]): T => items[Math.floor(Math.random() * items.length)]!
+const between = (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1))
+
+function scenarios(data: Dataset): Array<{ name: string; pick: Pick; sql?: string }> {
+  const large = data.largeTokens[0]!
+  return [
+    { name: 'list, small organization, per_page=25', pick: () => ({ path: '/calendar/v2/job_statuses', token: any(data.smallTokens) }) },
+    { name: 'list, small organization, per_page=100', pick: () => ({ path: '/calendar/v2/job_statuses?per_page=100', token: any(data.smallTokens) }) },
+    { name: 'list, organization 1, offset 0', pick: () => ({ path: '/calendar/v2/job_statuses', token: large }) },
+    { name: 'list, organization 1, offset 10,000', pick: () => ({ path: '/calendar/v2/job_statuses?offset=10000', token: large }) },
+    { name: 'list, organization 1, offset 190,000', pick: () => ({ path: '/calendar/v2/job_statuses?offset=190000', token: large }) },
+    {
+      name: 'read by id',
+      pick: () => {
+        const small = any(data.smallIds)
+        return { path: `/calendar/v2/job_statuses/${between(small.min, small.max)}`, token: small.token }
+      },
+    },
+  ]
+}
+
+/** The server's page statement (src/job-statuses/query.ts) for one organization, starting at `fromId`. */
+function pageStatement(organization: string, fromId: string, limit: number): string {
+  return `SELECT c.total, c.version, j.* FROM job_status_counts AS c
+  LEFT JOIN LATERAL (SELECT * FROM job_statuses WHERE id IN (SELECT id FROM job_statuses
+    WHERE organization_id = c.organization_id AND id >= ${fromId} ORDER BY id OFFSET 0 LIMIT ${limit})) AS j ON true
+  WHERE c.organization_id = ${organization} ORDER BY j.id;`
+}
+
+/** pgbench running the statements the server runs for each scenario: the ceiling the database allows here. */
+async function pgbench(databaseUrl: string, data: Dataset, db: Knex): Promise<number[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'pco-pgbench-'))
+  // The offsets measured are multiples of the position step, so the server starts exactly at the cached id.
+  const idAt = async (offset: number) =>
+    String(await db('job_statuses').where({ organization_id: data.largeOrganization }).orderBy('id').offset(offset).first('id').then((r) => r.id))
+  const small = data.smallIds[0]!
+  const scripts = [
+    pageStatement(small.organization, '0', 25),
+    pageStatement(small.organization, '0', 100),
+    pageStatement(data.largeOrganization, '0', 25),
+    pageStatement(data.largeOrganization, await idAt(10_000), 25),
+    pageStatement(data.largeOrganization, await idAt(190_000), 25),
+    `\\set id random(${small.min}, ${small.max})\nSELECT * FROM job_statuses WHERE organization_id = ${small.organization} AND id = :id;`,
+  ]
+  return scripts.map((script, i) => {
+    const file = join(dir, `${i}.sql`)
+    writeFileSync(file, script)
+    const output = execFileSync('pgbench', ['-n', '-c', String(CONNECTIONS), '-j', '2', '-T', String(DURATION), '-f', file, databaseUrl]).toString()
+    return Number(/tps = ([\d.]+)/.exec(output)?.[1] ?? 0)
+  })
+}
+
+async function walk(baseUrl: string, token: string): Promise<{ seconds: number; rows: number }> {
+  const started = performance.now()
+  let next: string | undefined = `${baseUrl}/calendar/v2/job_statuses?per_page=100`
+  let rows = 0
+  while (next) {
+    const reply = await fetch(next, { headers: { Authorization: `Bearer ${token}` } })
+    const body = (await reply.json()) as { data: unknown[]; links: { next?: string } }
+    rows += body.data.length
+    next = body.links.next
+  }
+  return { seconds: (performance.now() - started) / 1000, rows }
+}
+
+function fmt(n: number, digits = 0) {
+  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+}
+
+async function main(): Promise<void> {
+  const databaseUrl = process.env.DATABASE_URL
+  if (!databaseUrl) {
+    console.error('npm run bench needs DATABASE_URL: a PostgreSQL server to seed and load (the embedded database is not what production runs)')
+    process.exit(2)
+  }
+  const config = loadConfig({ DATABASE_URL: databaseUrl })
+  const db = openDatabase(config)
+  const data = await seed(db)
+
+  console.log('building the server')
+  execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' })
+  const serverEnv = {
+    DATABASE_URL: databaseUrl, PORT: '0', LOG_LEVEL: 'warn', DEMO: 'false', NODE_ENV: 'production',
+    // The load is one person per organization far past PCO's 100 per 20 s: count, but never refuse.
+    RATE_LIMIT: '1000000000', RATE_LIMIT_DEEP_OFFSET: '1000000000',
+  }
+
+  const list = scenarios(data)
+  const results: Record<string, Record<string, Load>> = {}
+  const rss: Record<string, number> = {}
+  const walks: Record<string, { seconds: number; rows: number }> = {}
+
+  const baseline = await start(process.execPath, ['--import', 'tsx', 'bench/baseline-server.ts'], { DATABASE_URL: databaseUrl }, /baseline listening on (\S+)/)
+  results.baseline = {}
+  // A few seconds of every scenario first, so no figure includes the JIT's warm-up.
+  const warmUp = async (url: string) => {
+    for (const scenario of list) await load(url, scenario.pick, 2)
+  }
+  await warmUp(baseline.url)
+  for (const scenario of list) {
+    console.log(`baseline: ${scenario.name}`)
+    results.baseline[scenario.name] = await load(baseline.url, scenario.pick)
+  }
+  await stop(baseline.child)
+
+  for (const workers of [1, 2]) {
+    const label = `server, WORKERS=${workers}`
+    const server = await start(process.execPath, ['dist/src/server.js'], { ...serverEnv, WORKERS: String(workers) }, /listening on (\S+)/)
+    results[label] = {}
+    await warmUp(server.url)
+    for (const scenario of list) {
+      console.log(`${label}: ${scenario.name}`)
+      results[label][scenario.name] = await load(server.url, scenario.pick)
+    }
+    console.log(`${label}: walking organization 1 by links.next at per_page=100`)
+    walks[label] = await walk(server.url, data.largeTokens[0]!)
+    rss[label] = peakRss(server.child.pid!)
+    await stop(server.child)
+  }
+
+  console.log('pgbench: the same statements')
+  const ceiling = await pgbench(databaseUrl, data, db)
+  await db.destroy()
+
+  const one = results['server, WORKERS=1']!
+  const two = results['server, WORKERS=2']!
+  const smallRps = one[list[0]!.name]!.rps
+  const rows = list.map((scenario, i) => {
+    const ours = one[scenario.name]!
+    const base = results.baseline![scenario.name]!
+    const pair = two[scenario.name]!
+    return `| ${scenario.name} | ${fmt(ours.rps)} | ${fmt(ours.p50)} / ${fmt(ours.p99)} | ${fmt(pair.rps)} | ${fmt(base.rps)} | ${fmt(ours.rps / base.rps, 2)}× | ${fmt(ceiling[i]!)} | ${fmt(ours.rps / ceiling[i]!, 2)}× | ${i >= 2 && i <= 4 ? `${fmt(ours.rps / smallRps, 2)}×` : ''} | ${ours.errors + pair.errors} |`
+  })
+  const postgres = execFileSync('psql', [databaseUrl, '-tAc', 'SHOW server_version']).toString().trim().split(' ')[0]
+  const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, ${fmt(totalmem() / 2 ** 30)} GiB; Node ${process.version}; PostgreSQL ${postgres}`
+  const table = [
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}; server, database and load generator on the same machine.`,
+    `${CONNECTIONS} connections, ${DURATION} s per scenario (autocannon); ${ORGANIZATIONS.toLocaleString()} organizations, organization 1 with ${LARGE.toLocaleString()} job statuses, the others ${SMALL} each.`,
+    '',
+    '| scenario | rps (WORKERS=1) | p50 / p99 ms | rps (WORKERS=2) | baseline rps | vs baseline | SQL ceiling tps | vs ceiling | vs small org | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
+    '',
+    `Full walk of organization 1 by \`links.next\` at per_page=100: ${fmt(walks['server, WORKERS=1']!.seconds, 1)} s for ${fmt(walks['server, WORKERS=1']!.rows)} rows (WORKERS=2: ${fmt(walks['server, WORKERS=2']!.seconds, 1)} s).`,
+    `Peak RSS: ${fmt(rss['server, WORKERS=1']!)} MB for the one process (WORKERS=2: ${fmt(rss['server, WORKERS=2']!)} MB, the largest process).`,
+  ].join('\n')
+  console.log(`\n${table}\n`)
+
+  const docs = 'docs/performance.md'
+  const text = readFileSync(docs, 'utf8')
+  const begin = '<!-- bench:start -->'
+  const end = '<!-- bench:end -->'
+  writeFileSync(docs, `${text.slice(0, text.indexOf(begin) + begin.length)}\n${table}\n${text.slice(text.indexOf(end))}`)
+  console.log(`written to ${docs}`)
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exit(1)
+})
