@@ -13,6 +13,7 @@ import { renderError } from './http/render-error'
 import { requestLog } from './http/request-log'
 import { NotFound } from './jsonapi/errors'
 import { jobStatusRoutes } from './job-statuses/routes'
+import { jobWriteRoutes } from './job-statuses/write-routes'
 import { organizationRoutes } from './organizations/routes'
 
 export interface AppDeps {
@@ -30,7 +31,8 @@ export interface AppDeps {
 export function createApp({ db, counters, config, logger, now, baseUrl }: AppDeps): Express {
   const app = express()
   app.disable('x-powered-by')
-  app.set('etag', 'weak')
+  // Documents carry ETags computed from their rows (jsonapi/document.ts), errors none.
+  app.set('etag', false)
   // Query strings are parsed by jsonapi/query-string.ts from the raw URL; Express's own parse is kept simple.
   app.set('query parser', 'simple')
 
@@ -55,6 +57,15 @@ export function createApp({ db, counters, config, logger, now, baseUrl }: AppDep
   calendar.use(organizationRoutes(db, baseUrl))
   calendar.use(jobStatusRoutes(db, baseUrl))
   app.use(calendar)
+
+  const jobs = express.Router()
+  jobs.use((req, _res, next) => next(/^\/jobs(\/|$)/.test(req.path) ? undefined : 'router'))
+  jobs.use(authenticate({ db, now, scope: 'jobs', throttle, counters, rateLimitPeriod: config.rateLimitPeriod }))
+  jobs.use(
+    rateLimit({ db: counters, limit: config.rateLimit, deepOffsetLimit: config.rateLimitDeepOffset, periodSeconds: config.rateLimitPeriod, now }),
+  )
+  jobs.use(jobWriteRoutes({ db, baseUrl, now }))
+  app.use(jobs)
 
   app.use(() => {
     throw new NotFound()

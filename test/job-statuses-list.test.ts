@@ -61,7 +61,7 @@ describe('the list document', () => {
           },
         ],
         included: [],
-        meta: { total_count: 2, count: 2, can_order_by: [], can_query_by: [], parent: { id: organizationId, type: 'Organization' } },
+        meta: { total_count: 2, count: 2, can_order_by: ['created_at', 'started_at'], can_query_by: ['started_at', 'status'], parent: { id: organizationId, type: 'Organization' } },
       }),
     )
   })

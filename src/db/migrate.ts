@@ -3,6 +3,7 @@ import type { Knex } from 'knex'
 import * as initial from '../../db/migrations/20261124000000_initial'
 import * as oauthAndRateLimits from '../../db/migrations/20261124010000_oauth_and_rate_limits'
 import * as jobStatusCounts from '../../db/migrations/20261124020000_job_status_counts'
+import * as jobLifecycle from '../../db/migrations/20261124030000_job_lifecycle'
 
 interface Migration {
   up(db: Knex): Promise<void>
@@ -13,6 +14,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261124000000_initial', initial],
   ['20261124010000_oauth_and_rate_limits', oauthAndRateLimits],
   ['20261124020000_job_status_counts', jobStatusCounts],
+  ['20261124030000_job_lifecycle', jobLifecycle],
 ]
 
 const source: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -2,10 +2,11 @@
 import type { RequestHandler } from 'express'
 
 // The official JS client sends X-CSRF-Token and Content-Type even on GET (wire contract §7).
-const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'X-CSRF-Token', 'X-PCO-API-Version', 'If-None-Match', 'X-Request-Id']
+const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'X-CSRF-Token', 'X-PCO-API-Version', 'If-None-Match', 'X-Request-Id', 'Idempotency-Key']
 const EXPOSED_HEADERS = [
   'ETag', 'Retry-After', 'X-Request-Id', 'X-PCO-API-Processed-As-Version', 'X-PCO-API-Auth-Method',
   'X-PCO-API-Request-Rate-Count', 'X-PCO-API-Request-Rate-Limit', 'X-PCO-API-Request-Rate-Period',
+  'Location', 'Idempotent-Replayed',
 ]
 
 export const cors: RequestHandler = (req, res, next) => {
@@ -13,7 +14,7 @@ export const cors: RequestHandler = (req, res, next) => {
   res.set('Access-Control-Expose-Headers', EXPOSED_HEADERS.join(', '))
   if (req.method !== 'OPTIONS') return next()
   // A preflight never needs credentials: browsers send it without them.
-  res.set('Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS')
+  res.set('Access-Control-Allow-Methods', 'GET, HEAD, POST, PATCH, OPTIONS')
   res.set('Access-Control-Allow-Headers', ALLOWED_HEADERS.join(', '))
   res.set('Access-Control-Max-Age', '7200')
   res.status(204).end()

@@ -13,18 +13,67 @@ export interface JobStatusRow {
   started_at: Date | null
   created_at: Date
   updated_at: Date
+  kind: string | null
+  total: number | null
+  progress: number
+  created_by: string | null
+  completed_at: Date | null
+  failed_at: Date | null
+  outputs: unknown
+  results_count: number
 }
 
-const COLUMNS = ['id', 'organization_id', 'status', 'message', 'errors', 'retries', 'started_at', 'created_at', 'updated_at']
+export const COLUMNS = [
+  'id', 'organization_id', 'status', 'message', 'errors', 'retries', 'started_at', 'created_at', 'updated_at',
+  'kind', 'total', 'progress', 'created_by', 'completed_at', 'failed_at', 'outputs', 'results_count',
+]
 
 // pg returns bigint as a string and PGlite as a number: ids leave this module as strings either way.
-function fromDatabase(row: Record<string, unknown>): JobStatusRow {
-  return { ...(row as unknown as JobStatusRow), id: String(row.id), organization_id: String(row.organization_id) }
+export function fromDatabase(row: Record<string, unknown>): JobStatusRow {
+  return {
+    ...(row as unknown as JobStatusRow),
+    id: String(row.id),
+    organization_id: String(row.organization_id),
+    created_by: row.created_by === null || row.created_by === undefined ? null : String(row.created_by),
+  }
+}
+
+export interface ListFilter {
+  status?: string[]
+  startedAt?: Array<{ operator: '>' | '>=' | '<' | '<='; value: Date }>
+}
+
+export interface ListOrder {
+  column: 'started_at' | 'created_at' | 'id'
+  descending: boolean
+}
+
+export const DEFAULT_ORDER: ListOrder = { column: 'id', descending: false }
+
+function isPlainList(filter: ListFilter, order: ListOrder): boolean {
+  return !filter.status && !filter.startedAt && order.column === 'id' && !order.descending
+}
+
+/** A filtered or reordered page: plain SQL over the (organization_id, column, id) indexes, total order by id. */
+async function listFiltered(db: Knex, organizationId: string, filter: ListFilter, order: ListOrder, page: Page) {
+  const scoped = () => {
+    const query = db('job_statuses').where({ organization_id: organizationId })
+    if (filter.status) query.whereIn('status', filter.status)
+    for (const { operator, value } of filter.startedAt ?? []) query.where('started_at', operator, value)
+    return query
+  }
+  const direction = order.descending ? 'desc' : 'asc'
+  const rowsQuery = scoped().select(COLUMNS).limit(page.perPage).offset(page.offset)
+  if (order.column !== 'id') rowsQuery.orderByRaw(`${order.column} ${direction} NULLS LAST`)
+  rowsQuery.orderBy('id', direction)
+  const [rows, counted] = await Promise.all([rowsQuery, scoped().count({ count: '*' }).first()])
+  return { rows: rows.map(fromDatabase), totalCount: Number(counted?.count ?? 0) }
 }
 
 interface PageRow extends Record<string, unknown> {
-  total: string | number
-  version: string
+  // Not `total`: a job's own total is one of its columns.
+  organization_total: string | number
+  organization_version: string
 }
 
 /**
@@ -34,7 +83,7 @@ interface PageRow extends Record<string, unknown> {
  */
 async function selectPage(db: Knex, organizationId: string, fromId: string, skip: number, limit: number) {
   const { rows } = await db.raw(
-    `SELECT c.total, c.version::text AS version, j.*
+    `SELECT c.total AS organization_total, c.version::text AS organization_version, j.*
      FROM job_status_counts AS c
      LEFT JOIN LATERAL (
        SELECT ${COLUMNS.join(', ')} FROM job_statuses
@@ -48,8 +97,8 @@ async function selectPage(db: Knex, organizationId: string, fromId: string, skip
   const pageRows = rows as PageRow[]
   const first = pageRows[0]
   return {
-    totalCount: first ? Number(first.total) : 0,
-    version: first?.version,
+    totalCount: first ? Number(first.organization_total) : 0,
+    version: first?.organization_version,
     rows: pageRows.filter((row) => row.id !== null).map(fromDatabase),
   }
 }
@@ -60,7 +109,10 @@ export async function listJobStatuses(
   positions: PositionCache,
   organizationId: string,
   page: Page,
+  filter: ListFilter = {},
+  order: ListOrder = DEFAULT_ORDER,
 ): Promise<{ rows: JobStatusRow[]; totalCount: number }> {
+  if (!isPlainList(filter, order)) return listFiltered(db, organizationId, filter, order, page)
   const anchor = positions.anchor(organizationId, page.offset)
   if (anchor) {
     const result = await selectPage(db, organizationId, anchor.fromId, anchor.skip, page.perPage)
@@ -70,6 +122,35 @@ export async function listJobStatuses(
   const result = await selectPage(db, organizationId, '0', page.offset, page.perPage)
   if (page.offset >= STEP && result.version !== undefined) await positions.refresh(organizationId)
   return result
+}
+
+/** A job's per-task results, in the order they were appended. */
+export async function listResults(db: Knex, jobStatusIds: readonly string[]): Promise<Map<string, ResultRow[]>> {
+  const byJob = new Map<string, ResultRow[]>(jobStatusIds.map((id) => [id, []]))
+  if (jobStatusIds.length === 0) return byJob
+  const rows = await db('job_status_results').whereIn('job_status_id', jobStatusIds).orderBy('id').select('*')
+  for (const row of rows) byJob.get(String(row.job_status_id))?.push(toResult(row))
+  return byJob
+}
+
+export interface ResultRow {
+  id: string | null
+  action: string | null
+  success: boolean | null
+  status: string | null
+  errors: unknown
+  title: string | null
+}
+
+function toResult(row: Record<string, unknown>): ResultRow {
+  return {
+    id: (row.task_id as string | null) ?? null,
+    action: (row.action as string | null) ?? null,
+    success: (row.success as boolean | null) ?? null,
+    status: (row.status as string | null) ?? null,
+    errors: row.errors ?? null,
+    title: (row.title as string | null) ?? null,
+  }
 }
 
 export async function findJobStatus(db: Knex, organizationId: string, id: string): Promise<JobStatusRow | undefined> {

@@ -1,5 +1,6 @@
 // Builds JSON:API documents in PCO's key order from jsonapi-serializer's output, and sends them.
-import type { Response } from 'express'
+import { createHash } from 'node:crypto'
+import type { Request, Response } from 'express'
 import { Serializer } from 'jsonapi-serializer'
 import { valuesOf, type QueryPairs } from './query-string'
 import type { PageLinks, PageMeta } from './pagination'
@@ -93,8 +94,32 @@ export function readDocument(data: ResourceObject, parent: ParentMeta['parent'] 
 
 export const JSON_API_CONTENT_TYPE = 'application/vnd.api+json; charset=utf-8'
 
+/** A weak validator of everything a document is made from, computed before the document is. */
+export function weakEtag(...parts: ReadonlyArray<string | number | null | undefined>): string {
+  return `W/"${createHash('sha1').update(parts.join('\u0000')).digest('base64url')}"`
+}
+
+const CACHE_CONTROL = 'max-age=0, private, must-revalidate'
+
+/**
+ * Sets the ETag and, when the client already holds that version (If-None-Match), answers 304 at
+ * once: a poller that sees nothing new costs a query, not a serialization.
+ */
+export function answeredNotModified(req: Request, res: Response, etag: string): boolean {
+  res.set('ETag', etag)
+  res.set('Cache-Control', CACHE_CONTROL)
+  const held = req.headers['if-none-match']
+  if (!held) return false
+  const tags = held.split(',').map((tag) => tag.trim().replace(/^W\//, ''))
+  if (!tags.includes('*') && !tags.includes(etag.replace(/^W\//, ''))) return false
+  res.status(304).end()
+  return true
+}
+
 export function sendDocument(res: Response, document: unknown): void {
+  const body = JSON.stringify(document)
   res.set('Content-Type', JSON_API_CONTENT_TYPE)
-  res.set('Cache-Control', 'max-age=0, private, must-revalidate')
-  res.send(JSON.stringify(document))
+  res.set('Cache-Control', CACHE_CONTROL)
+  if (!res.get('ETag')) res.set('ETag', weakEtag(body))
+  res.send(body)
 }

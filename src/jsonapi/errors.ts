@@ -5,7 +5,7 @@ export interface ErrorObject {
   title?: string
   status?: string
   detail: string
-  source?: { parameter: string }
+  source?: { parameter: string } | { pointer: string }
 }
 
 /** What a failure looks like on the wire: status, headers and a body in the documented envelope. */
@@ -70,6 +70,50 @@ export class InvalidParameter extends ApiError {
       code: 'invalid_parameter',
       detail: this.detail,
       source: { parameter: this.parameter },
+    })
+  }
+}
+
+/** A request body member that is missing or wrong, named by its JSON pointer. */
+export class InvalidAttribute extends ApiError {
+  readonly status = 400
+  constructor(
+    readonly pointer: string,
+    readonly detail: string,
+  ) {
+    super(detail)
+  }
+  body() {
+    return envelope({ status: '400', title: 'Bad Request', code: 'invalid_attribute', detail: this.detail, source: { pointer: this.pointer } })
+  }
+}
+
+/** A write that the resource's current state does not allow; nothing was changed. */
+export class Conflict extends ApiError {
+  readonly status = 409
+  constructor(
+    readonly code: string,
+    readonly detail: string,
+  ) {
+    super(detail)
+  }
+  body() {
+    return envelope({ status: '409', title: 'Conflict', code: this.code, detail: this.detail })
+  }
+}
+
+/** An Idempotency-Key already used for a different request. */
+export class IdempotencyKeyReused extends ApiError {
+  readonly status = 422
+  constructor() {
+    super('idempotency key reused')
+  }
+  body() {
+    return envelope({
+      status: '422',
+      title: 'Unprocessable Entity',
+      code: 'idempotency_key_reused',
+      detail: 'This Idempotency-Key was already used for a different request; use a new key for a new request',
     })
   }
 }

@@ -1,0 +1,55 @@
+// Idempotency-Key: the first response to a key is stored with the write it describes, and replayed after.
+import { createHash } from 'node:crypto'
+import type { Request, Response } from 'express'
+import type { Knex } from 'knex'
+import { IdempotencyKeyReused, InvalidParameter } from '../jsonapi/errors'
+
+export interface StoredResponse {
+  status: number
+  body: string
+  location?: string
+}
+
+/**
+ * Runs `write` in a transaction that also claims the key, so the effect and the stored response
+ * commit together or not at all. A concurrent request with the same key waits on the claim and then
+ * replays; a failed write (4xx thrown) leaves the key unclaimed.
+ */
+export async function idempotently(
+  db: Knex,
+  req: Request,
+  personId: string,
+  write: (trx: Knex) => Promise<StoredResponse>,
+): Promise<StoredResponse & { replayed: boolean }> {
+  const key = req.get('Idempotency-Key')
+  if (key === undefined) return { ...(await write(db)), replayed: false }
+  if (key.length === 0 || key.length > 255) throw new InvalidParameter('Idempotency-Key', 'Idempotency-Key must be 1 to 255 characters')
+  const fingerprint = createHash('sha256').update(`${req.method} ${req.path}\n${JSON.stringify(req.body ?? null)}`).digest('hex')
+
+  const fresh = await db.transaction(async (trx) => {
+    const { rows } = await trx.raw(
+      `INSERT INTO idempotency_keys (person_id, key, request_fingerprint, status, body) VALUES (?, ?, ?, 0, '')
+       ON CONFLICT (person_id, key) DO NOTHING RETURNING key`,
+      [personId, key, fingerprint],
+    )
+    if ((rows as unknown[]).length === 0) return undefined
+    const response = await write(trx)
+    await trx('idempotency_keys')
+      .where({ person_id: personId, key })
+      .update({ status: response.status, body: JSON.stringify({ body: response.body, location: response.location ?? null }) })
+    return response
+  })
+  if (fresh) return { ...fresh, replayed: false }
+
+  const stored = await db('idempotency_keys').where({ person_id: personId, key }).first('request_fingerprint', 'status', 'body')
+  if (stored.request_fingerprint !== fingerprint) throw new IdempotencyKeyReused()
+  const { body, location } = JSON.parse(stored.body) as { body: string; location: string | null }
+  return { status: stored.status, body, ...(location ? { location } : {}), replayed: true }
+}
+
+export function sendStored(res: Response, response: StoredResponse & { replayed: boolean }, contentType: string): void {
+  res.status(response.status).set('Content-Type', contentType)
+  if (response.location) res.set('Location', response.location)
+  if (response.replayed) res.set('Idempotent-Replayed', 'true')
+  res.send(response.body)
+}

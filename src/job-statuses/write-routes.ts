@@ -1,0 +1,221 @@
+// The write API for workers and test harnesses, under /jobs/v1: PCO's own surface stays read-only.
+import express, { Router, type Request } from 'express'
+import type { Knex } from 'knex'
+import { principalOf } from '../auth/authenticate'
+import { idempotently, sendStored } from '../http/idempotency'
+import { JSON_API_CONTENT_TYPE, readDocument, serializeResources, type ResourceType } from '../jsonapi/document'
+import { InvalidAttribute, MethodNotAllowed, NotFound } from '../jsonapi/errors'
+import { parseId } from '../jsonapi/format'
+import { appendResults, createJobStatus, reportProgress, transitionJobStatus, updateJobStatus, type NewResult, type Output, type Scenario } from './commands'
+import { isStatus, STATUSES } from './lifecycle'
+import { findJobStatus, listResults, type JobStatusRow } from './query'
+import { jobStatusResource, type JobStatusWithResults } from './resource'
+
+export const JOBS_PATH = '/jobs/v1/job_statuses'
+export const MAX_RESULTS_PER_APPEND = 10_000
+
+/** The same JobStatus, with every attribute and links into this namespace. */
+const jobResource: ResourceType<JobStatusWithResults> = {
+  ...jobStatusResource,
+  attributes: [...jobStatusResource.attributes, ...jobStatusResource.extraAttributes.filter((a) => a !== 'results')].sort(),
+  extraAttributes: ['results'],
+  links: (row, baseUrl) => ({ self: `${baseUrl}${JOBS_PATH}/${row.id}`, pco: `${baseUrl}/calendar/v2/job_statuses/${row.id}` }),
+}
+
+type Json = Record<string, unknown>
+
+function object(value: unknown, pointer: string): Json {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidAttribute(pointer, `${pointer} must be an object`)
+  return value as Json
+}
+
+/** `data.attributes` of a JSON:API request document. */
+function attributesOf(req: Request): Json {
+  const data = object(object(req.body, '').data, '/data')
+  if (data.type !== undefined && data.type !== 'JobStatus') throw new InvalidAttribute('/data/type', '/data/type must be JobStatus')
+  return data.attributes === undefined ? {} : object(data.attributes, '/data/attributes')
+}
+
+function optional<T>(attributes: Json, name: string, check: (value: unknown) => boolean, expected: string): T | undefined {
+  const value = attributes[name]
+  if (value === undefined) return undefined
+  if (!check(value)) throw new InvalidAttribute(`/data/attributes/${name}`, `${name} must be ${expected}`)
+  return value as T
+}
+
+const isCount = (value: unknown) => Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 2_147_483_647
+const isText = (max: number) => (value: unknown) => value === null || (typeof value === 'string' && value.length <= max)
+const isJson = (value: unknown) => typeof value === 'object' && value !== null
+
+function outputsOf(attributes: Json): Output[] | undefined {
+  const outputs = optional<unknown[]>(attributes, 'outputs', Array.isArray, 'an array of {name, records_count, url}')
+  return outputs?.map((output, i) => {
+    const pointer = `/data/attributes/outputs/${i}`
+    const o = object(output, pointer)
+    if (typeof o.name !== 'string') throw new InvalidAttribute(`${pointer}/name`, 'an output needs a name')
+    if (o.records_count !== undefined && o.records_count !== null && !isCount(o.records_count)) {
+      throw new InvalidAttribute(`${pointer}/records_count`, 'records_count must be a whole number')
+    }
+    if (o.url !== undefined && o.url !== null && (typeof o.url !== 'string' || !URL.canParse(o.url))) {
+      throw new InvalidAttribute(`${pointer}/url`, 'url must be an absolute URL')
+    }
+    return { name: o.name, records_count: (o.records_count as number | undefined) ?? null, url: (o.url as string | undefined) ?? null }
+  })
+}
+
+function scenarioOf(attributes: Json): Scenario | undefined {
+  if (attributes.scenario === undefined) return undefined
+  const pointer = '/data/attributes/scenario'
+  const s = object(attributes.scenario, pointer)
+  const duration = s.duration_seconds
+  const total = s.total
+  if (typeof duration !== 'number' || !(duration > 0 && duration <= 86_400)) throw new InvalidAttribute(`${pointer}/duration_seconds`, 'duration_seconds must be more than 0 and at most 86400')
+  if (!Number.isInteger(total) || (total as number) < 1 || (total as number) > 100_000) throw new InvalidAttribute(`${pointer}/total`, 'total must be a whole number from 1 to 100000')
+  const scenario: Scenario = { duration_seconds: duration, total: total as number }
+  for (const name of ['fail_at_task', 'kill_at_task'] as const) {
+    const value = s[name]
+    if (value === undefined) continue
+    if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > scenario.total) {
+      throw new InvalidAttribute(`${pointer}/${name}`, `${name} must be a task number from 1 to total`)
+    }
+    scenario[name] = value as number
+  }
+  if (scenario.fail_at_task && scenario.kill_at_task) throw new InvalidAttribute(pointer, 'a scenario fails or is killed, not both')
+  return scenario
+}
+
+function resultsOf(req: Request): NewResult[] {
+  const data = object(req.body, '').data
+  if (!Array.isArray(data) || data.length === 0 || data.length > MAX_RESULTS_PER_APPEND) {
+    throw new InvalidAttribute('/data', `/data must be an array of 1 to ${MAX_RESULTS_PER_APPEND} results`)
+  }
+  return data.map((item, i) => {
+    const r = object(item, `/data/${i}`)
+    const text = (name: string) => {
+      const value = r[name]
+      if (value === undefined || value === null) return null
+      if (typeof value === 'string' || typeof value === 'number') return String(value)
+      throw new InvalidAttribute(`/data/${i}/${name}`, `${name} must be a string`)
+    }
+    if (r.success !== undefined && r.success !== null && typeof r.success !== 'boolean') throw new InvalidAttribute(`/data/${i}/success`, 'success must be true or false')
+    return { id: text('id'), action: text('action'), success: (r.success as boolean | undefined) ?? null, status: text('status'), errors: r.errors ?? null, title: text('title') }
+  })
+}
+
+export interface WriteRoutesOptions {
+  db: Knex
+  baseUrl: () => string
+  now: () => Date
+}
+
+export function jobWriteRoutes({ db, baseUrl, now }: WriteRoutesOptions): Router {
+  const router = Router()
+  router.use(JOBS_PATH, express.json({ type: ['application/json', 'application/vnd.api+json'], limit: '5mb' }))
+
+  const render = async (trx: Knex, row: JobStatusRow, withResults = false) => {
+    const rows: JobStatusWithResults[] = withResults ? [{ ...row, results: (await listResults(trx, [row.id])).get(row.id) ?? [] }] : [row]
+    const attributes = withResults ? [...jobResource.attributes, 'results'].sort() : jobResource.attributes
+    const [data] = serializeResources(jobResource, rows, attributes, baseUrl())
+    return JSON.stringify(readDocument(data!, { id: row.organization_id, type: 'Organization' }))
+  }
+  const idOf = (req: Request) => {
+    const id = parseId(req.params.id as string)
+    if (id === undefined) throw new NotFound()
+    return id
+  }
+  const found = (row: JobStatusRow | undefined) => {
+    if (!row) throw new NotFound()
+    return row
+  }
+  const notAllowed = (allowed: string[]) => () => {
+    throw new MethodNotAllowed(allowed)
+  }
+
+  router
+    .route(JOBS_PATH)
+    .post(async (req, res) => {
+      const { organizationId, personId } = principalOf(req)
+      const attributes = attributesOf(req)
+      const job = {
+        kind: optional<string | null>(attributes, 'kind', isText(200), 'a string'),
+        total: optional<number | null>(attributes, 'total', (v) => v === null || isCount(v), 'a whole number'),
+        message: optional<string | null>(attributes, 'message', isText(10_000), 'a string'),
+        errors: optional<unknown>(attributes, 'errors', isJson, 'a JSON object or array'),
+        outputs: outputsOf(attributes),
+        scenario: scenarioOf(attributes),
+      }
+      const response = await idempotently(db, req, personId, async (trx) => {
+        const row = await createJobStatus(trx, organizationId, personId, job, now())
+        return { status: 201, body: await render(trx, row), location: `${baseUrl()}${JOBS_PATH}/${row.id}` }
+      })
+      sendStored(res, response, JSON_API_CONTENT_TYPE)
+    })
+    .all(notAllowed(['POST', 'OPTIONS']))
+
+  router
+    .route(`${JOBS_PATH}/:id`)
+    .get(async (req, res) => {
+      const row = found(await findJobStatus(db, principalOf(req).organizationId, idOf(req)))
+      res.set('Content-Type', JSON_API_CONTENT_TYPE).send(await render(db, row, true))
+    })
+    .patch(async (req, res) => {
+      const attributes = attributesOf(req)
+      if (attributes.status !== undefined) {
+        throw new InvalidAttribute('/data/attributes/status', `status changes through POST ${JOBS_PATH}/{id}/transitions`)
+      }
+      const changes = {
+        kind: optional<string | null>(attributes, 'kind', isText(200), 'a string'),
+        total: optional<number | null>(attributes, 'total', (v) => v === null || isCount(v), 'a whole number'),
+        progress: optional<number>(attributes, 'progress', isCount, 'a whole number'),
+        message: optional<string | null>(attributes, 'message', isText(10_000), 'a string'),
+        errors: optional<unknown>(attributes, 'errors', isJson, 'a JSON object or array'),
+        outputs: outputsOf(attributes),
+      }
+      const defined = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined))
+      const row = found(await updateJobStatus(db, principalOf(req).organizationId, idOf(req), defined, now()))
+      res.set('Content-Type', JSON_API_CONTENT_TYPE).send(await render(db, row))
+    })
+    .all(notAllowed(['GET', 'PATCH', 'OPTIONS']))
+
+  router
+    .route(`${JOBS_PATH}/:id/progress`)
+    .post(async (req, res) => {
+      const attributes = attributesOf(req)
+      const increment = optional<number>(attributes, 'increment', (v) => isCount(v) && (v as number) >= 1, 'a whole number of 1 or more') ?? 1
+      const message = optional<string>(attributes, 'message', isText(10_000), 'a string')
+      const row = found(await reportProgress(db, principalOf(req).organizationId, idOf(req), increment, message ?? undefined, now()))
+      res.set('Content-Type', JSON_API_CONTENT_TYPE).send(await render(db, row))
+    })
+    .all(notAllowed(['POST', 'OPTIONS']))
+
+  router
+    .route(`${JOBS_PATH}/:id/results`)
+    .post(async (req, res) => {
+      const { organizationId, personId } = principalOf(req)
+      const id = idOf(req)
+      const results = resultsOf(req)
+      const response = await idempotently(db, req, personId, async (trx) => {
+        const row = found(await appendResults(trx, organizationId, id, results, now()))
+        return { status: 200, body: await render(trx, row) }
+      })
+      sendStored(res, response, JSON_API_CONTENT_TYPE)
+    })
+    .all(notAllowed(['POST', 'OPTIONS']))
+
+  router
+    .route(`${JOBS_PATH}/:id/transitions`)
+    .post(async (req, res) => {
+      const attributes = attributesOf(req)
+      const to = attributes.status
+      if (!isStatus(to)) throw new InvalidAttribute('/data/attributes/status', `status must be one of ${STATUSES.join(', ')}`)
+      const changes = {
+        message: optional<string | null>(attributes, 'message', isText(10_000), 'a string'),
+        errors: optional<unknown>(attributes, 'errors', isJson, 'a JSON object or array'),
+      }
+      const row = found(await transitionJobStatus(db, principalOf(req).organizationId, idOf(req), to, changes, now()))
+      res.set('Content-Type', JSON_API_CONTENT_TYPE).send(await render(db, row))
+    })
+    .all(notAllowed(['POST', 'OPTIONS']))
+
+  return router
+}
