@@ -13,6 +13,7 @@ import { renderError } from './http/render-error'
 import { requestLog } from './http/request-log'
 import { NotFound } from './jsonapi/errors'
 import { jobStatusRoutes } from './job-statuses/routes'
+import type { JobStatusNotifications } from './job-statuses/notifications'
 import { jobWriteRoutes } from './job-statuses/write-routes'
 import { organizationRoutes } from './organizations/routes'
 
@@ -24,11 +25,13 @@ export interface AppDeps {
   logger: Logger
   /** The server's clock; tests move it instead of sleeping. */
   now: () => Date
+  /** Tells watchers of a job when it changed, in any process. */
+  notifications: JobStatusNotifications
   /** Scheme and host for every link, never taken from the request's Host (see docs/architecture.md). */
   baseUrl: () => string
 }
 
-export function createApp({ db, counters, config, logger, now, baseUrl }: AppDeps): Express {
+export function createApp({ db, counters, config, logger, now, baseUrl, notifications }: AppDeps): Express {
   const app = express()
   app.disable('x-powered-by')
   // Documents carry ETags computed from their rows (jsonapi/document.ts), errors none.
@@ -64,7 +67,7 @@ export function createApp({ db, counters, config, logger, now, baseUrl }: AppDep
   jobs.use(
     rateLimit({ db: counters, limit: config.rateLimit, deepOffsetLimit: config.rateLimitDeepOffset, periodSeconds: config.rateLimitPeriod, now }),
   )
-  jobs.use(jobWriteRoutes({ db, baseUrl, now }))
+  jobs.use(jobWriteRoutes({ db, baseUrl, now, notifications }))
   app.use(jobs)
 
   app.use(() => {

@@ -7,6 +7,7 @@ import { hashPassword } from './auth/passwords'
 import { ConfigError, loadConfig } from './config'
 import { openDatabase } from './db/database'
 import { migrate } from './db/migrate'
+import { createJobStatus } from './job-statuses/commands'
 import { insertJobStatuses } from './job-statuses/query'
 import { createOrganization } from './organizations/query'
 import { createApplication } from './auth/oauth/model'
@@ -26,6 +27,8 @@ Commands:
   token bearer --person ID [--scope calendar] [--expires-in SECONDS]
                                             create a bearer token; prints it once
   jobs insert --org ID --count N            insert N job statuses spread over every status
+  jobs scenario --person ID --duration SECONDS --total N [--fail-at TASK | --kill-at TASK]
+                                            create a scripted job that a running server moves along; prints its id
 `
 
 class UsageError extends Error {}
@@ -112,6 +115,23 @@ async function run(db: Knex, command: string, values: Values): Promise<string> {
       await insertJobStatuses(db, org, count)
       return `inserted ${count} job statuses in ${((Date.now() - started) / 1000).toFixed(1)} s`
     }
+    case 'jobs scenario': {
+      await migrate(db)
+      const person = required(values, 'person')
+      await exists(db, 'people', person)
+      const { organization_id: organizationId } = await db('people').where({ id: person }).first('organization_id')
+      const duration = Number(required(values, 'duration'))
+      if (!(duration > 0 && duration <= 86_400)) throw new UsageError('--duration must be a number of seconds from 0 to 86400')
+      const total = positiveInteger(values, 'total')
+      const failAt = values['fail-at'] === undefined ? undefined : positiveInteger(values, 'fail-at')
+      const killAt = values['kill-at'] === undefined ? undefined : positiveInteger(values, 'kill-at')
+      if (failAt !== undefined && killAt !== undefined) throw new UsageError('--fail-at and --kill-at do not go together')
+      if ((failAt ?? killAt ?? 1) > total) throw new UsageError('--fail-at and --kill-at must be at most --total')
+      const row = await createJobStatus(db, String(organizationId), person, {
+        scenario: { duration_seconds: duration, total, ...(failAt ? { fail_at_task: failAt } : {}), ...(killAt ? { kill_at_task: killAt } : {}) },
+      }, new Date())
+      return row.id
+    }
     default:
       throw new UsageError(command ? `unknown command "${command}"` : 'no command given')
   }
@@ -125,7 +145,9 @@ async function main(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         ...Object.fromEntries(
-          ['name', 'time-zone', 'org', 'email', 'password', 'person', 'scope', 'expires-in', 'count'].map((name) => [name, { type: 'string' as const }]),
+          ['name', 'time-zone', 'org', 'email', 'password', 'person', 'scope', 'expires-in', 'count', 'duration', 'total', 'fail-at', 'kill-at'].map(
+            (name) => [name, { type: 'string' as const }],
+          ),
         ),
         'redirect-uri': { type: 'string', multiple: true },
       },

@@ -9,6 +9,8 @@ import { ConfigError, loadConfig, type Config } from './config'
 import { openCounterDatabase, openDatabase } from './db/database'
 import { migrate } from './db/migrate'
 import { ensureDemo, type Demo } from './demo'
+import { JobStatusNotifications } from './job-statuses/notifications'
+import { ScenarioDriver } from './job-statuses/scenarios'
 
 export interface RunningServer {
   readonly url: string
@@ -36,7 +38,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const demo = config.demo ? await ensureDemo(db, now) : undefined
 
   let baseUrl = config.publicUrl ?? ''
-  const app = createApp({ db, counters, config, logger, now, baseUrl: () => baseUrl })
+  const notifications = new JobStatusNotifications(db, config.databaseUrl, logger)
+  await notifications.start()
+  const app = createApp({ db, counters, config, logger, now, baseUrl: () => baseUrl, notifications })
+  const scenarios = new ScenarioDriver(db, now, logger)
   const server = app.listen(config.port, config.host)
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)
@@ -45,6 +50,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const { port } = server.address() as AddressInfo
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
   if (!config.publicUrl) baseUrl = url
+  scenarios.start()
 
   // While draining, a keep-alive socket is closed right after its response instead of idling on.
   let draining = false
@@ -58,9 +64,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       draining = true
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeIdleConnections()
+      // Watchers' streams never end by themselves: end them so the drain can finish.
+      await notifications.stop()
       const timeout = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownTimeout * 1000).unref())
       await Promise.race([stopped, timeout])
       server.closeAllConnections()
+      await scenarios.stop()
       if (counters !== db) await counters.destroy()
       if (!options.db) await db.destroy()
     })()

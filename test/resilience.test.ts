@@ -80,14 +80,19 @@ async function startProxy(target: URL) {
   return {
     port,
     async cut() {
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       for (const socket of sockets) socket.destroy()
+      await closed
     },
     async restore() {
       server.listen(port, '127.0.0.1')
       await once(server, 'listening')
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      for (const socket of sockets) socket.destroy()
+      await closed
+    },
   }
 }
 

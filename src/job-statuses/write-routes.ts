@@ -7,7 +7,8 @@ import { JSON_API_CONTENT_TYPE, readDocument, serializeResources, type ResourceT
 import { InvalidAttribute, MethodNotAllowed, NotFound } from '../jsonapi/errors'
 import { parseId } from '../jsonapi/format'
 import { appendResults, createJobStatus, reportProgress, transitionJobStatus, updateJobStatus, type NewResult, type Output, type Scenario } from './commands'
-import { isStatus, STATUSES } from './lifecycle'
+import { isStatus, STATUSES, TERMINAL, type Status } from './lifecycle'
+import type { JobStatusNotifications } from './notifications'
 import { findJobStatus, listResults, type JobStatusRow } from './query'
 import { jobStatusResource, type JobStatusWithResults } from './resource'
 
@@ -106,9 +107,10 @@ export interface WriteRoutesOptions {
   db: Knex
   baseUrl: () => string
   now: () => Date
+  notifications: JobStatusNotifications
 }
 
-export function jobWriteRoutes({ db, baseUrl, now }: WriteRoutesOptions): Router {
+export function jobWriteRoutes({ db, baseUrl, now, notifications }: WriteRoutesOptions): Router {
   const router = Router()
   router.use(JOBS_PATH, express.json({ type: ['application/json', 'application/vnd.api+json'], limit: '5mb' }))
 
@@ -176,6 +178,44 @@ export function jobWriteRoutes({ db, baseUrl, now }: WriteRoutesOptions): Router
       res.set('Content-Type', JSON_API_CONTENT_TYPE).send(await render(db, row))
     })
     .all(notAllowed(['GET', 'PATCH', 'OPTIONS']))
+
+  // Server-Sent Events: the job now, then again at every change made through any process, until it ends.
+  router
+    .route(`${JOBS_PATH}/:id/events`)
+    .get(async (req, res) => {
+      const { organizationId } = principalOf(req)
+      const id = idOf(req)
+      let row = found(await findJobStatus(db, organizationId, id))
+      res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' })
+      let sentVersion = ''
+      let busy = Promise.resolve()
+      const finish = () => {
+        unsubscribe()
+        clearInterval(heartbeat)
+        res.end()
+      }
+      const emit = async (current: JobStatusRow) => {
+        const version = `${current.status}@${new Date(current.updated_at).getTime()}`
+        if (version === sentVersion) return
+        sentVersion = version
+        res.write(`event: job_status\nid: ${new Date(current.updated_at).getTime()}\ndata: ${await render(db, current)}\n\n`)
+        if (TERMINAL.includes(current.status as Status)) finish()
+      }
+      const unsubscribe = notifications.subscribe(organizationId, id, (change) => {
+        if (change === 'closing') return finish()
+        // One read at a time, in order, so events never go backwards.
+        busy = busy.then(async () => {
+          const latest = await findJobStatus(db, organizationId, id).catch(() => undefined)
+          if (latest && !res.writableEnded) await emit(latest)
+        })
+      })
+      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000)
+      req.on('close', finish)
+      // Read again after subscribing, so a change between the first read and the subscription is not lost.
+      row = (await findJobStatus(db, organizationId, id)) ?? row
+      await emit(row)
+    })
+    .all(notAllowed(['GET', 'OPTIONS']))
 
   router
     .route(`${JOBS_PATH}/:id/progress`)

@@ -1,0 +1,83 @@
+// Tells this process's watchers when a job changed in any process: PostgreSQL LISTEN/NOTIFY, or PGlite's.
+import { EventEmitter } from 'node:events'
+import type { Knex } from 'knex'
+import pg from 'pg'
+import type { Logger } from 'pino'
+
+/** The channel the job_status_changed trigger notifies, with "<organization id>:<job id>". */
+export const CHANNEL = 'job_status_changed'
+
+/** What a watcher hears: its job changed, anything may have changed (after a reconnect), or the server is stopping. */
+export type Change = 'changed' | 'resync' | 'closing'
+
+export class JobStatusNotifications {
+  private readonly emitter = new EventEmitter().setMaxListeners(0)
+  private client: pg.Client | undefined
+  private unlisten: (() => Promise<void>) | undefined
+  private stopped = false
+
+  constructor(
+    private readonly db: Knex,
+    private readonly databaseUrl: string | undefined,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.databaseUrl === undefined) {
+      // knex-pglite keeps its PGlite instance on the client; NOTIFY inside it reaches listen() at once.
+      const pglite = (this.db.client as { pglite: { listen(channel: string, callback: (payload: string) => void): Promise<() => Promise<void>> } }).pglite
+      this.unlisten = await pglite.listen(CHANNEL, (payload) => this.deliver(payload))
+      return
+    }
+    await this.connect()
+  }
+
+  /** A connection of its own, outside the pool: LISTEN holds it for the life of the process. */
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: 'pco-job-status-listen' })
+    client.on('notification', (message) => this.deliver(message.payload ?? ''))
+    client.on('error', () => undefined)
+    client.on('end', () => {
+      if (this.stopped || this.client !== client) return
+      this.client = undefined
+      setTimeout(() => void this.reconnect(), 1_000).unref()
+    })
+    await client.connect()
+    await client.query(`LISTEN ${CHANNEL}`)
+    this.client = client
+  }
+
+  private async reconnect(): Promise<void> {
+    try {
+      await this.connect()
+      // Changes made while we were away were not heard: every watcher reads its job again.
+      this.emitter.emit('*', 'resync')
+    } catch {
+      if (!this.stopped) setTimeout(() => void this.reconnect(), 1_000).unref()
+    }
+  }
+
+  private deliver(payload: string): void {
+    const [organizationId, id] = payload.split(':')
+    this.emitter.emit(`${organizationId}:${id}`, 'changed')
+  }
+
+  /** Calls `listener` whenever the job may have changed; returns the unsubscribe function. */
+  subscribe(organizationId: string, id: string, listener: (change: Change) => void): () => void {
+    const key = `${organizationId}:${id}`
+    this.emitter.on(key, listener)
+    this.emitter.on('*', listener)
+    return () => {
+      this.emitter.off(key, listener)
+      this.emitter.off('*', listener)
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.emitter.emit('*', 'closing')
+    await this.unlisten?.().catch(() => undefined)
+    await this.client?.end().catch(() => undefined)
+    this.logger.debug('job status notifications stopped')
+  }
+}
