@@ -12,6 +12,8 @@ import { cors } from './http/cors'
 import { renderError } from './http/render-error'
 import { requestLog } from './http/request-log'
 import { NotFound } from './jsonapi/errors'
+import { xplentyRoutes } from './dialects/xplenty'
+import { zendeskRoutes } from './dialects/zendesk'
 import { jobStatusRoutes } from './job-statuses/routes'
 import type { JobStatusNotifications } from './job-statuses/notifications'
 import { jobWriteRoutes } from './job-statuses/write-routes'
@@ -60,6 +62,13 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
   calendar.use(organizationRoutes(db, baseUrl))
   calendar.use(jobStatusRoutes(db, baseUrl))
   app.use(calendar)
+
+  // The Zendesk and Xplenty dialects read the same store, with the PCO surface's bearer tokens and limits.
+  const dialectBearer = authenticate({ db, now, scope: 'calendar', throttle, counters, rateLimitPeriod: config.rateLimitPeriod })
+  const dialectRateLimit = rateLimit({ db: counters, limit: config.rateLimit, deepOffsetLimit: config.rateLimitDeepOffset, periodSeconds: config.rateLimitPeriod, now })
+  const dialect = { db, baseUrl, throttle, bearer: dialectBearer, rateLimit: dialectRateLimit, unavailableRetryAfter: config.unavailableRetryAfter }
+  app.use(zendeskRoutes(dialect))
+  app.use(xplentyRoutes(dialect))
 
   const jobs = express.Router()
   jobs.use((req, _res, next) => next(/^\/jobs(\/|$)/.test(req.path) ? undefined : 'router'))

@@ -88,6 +88,17 @@ export class InvalidAttribute extends ApiError {
   }
 }
 
+/** The client accepts no media type this endpoint can answer in. */
+export class NotAcceptable extends ApiError {
+  readonly status = 406
+  constructor(readonly offered: string) {
+    super('not acceptable')
+  }
+  body() {
+    return envelope({ status: '406', title: 'Not Acceptable', code: 'not_acceptable', detail: `This endpoint answers in ${this.offered}` })
+  }
+}
+
 /** A write that the resource's current state does not allow; nothing was changed. */
 export class Conflict extends ApiError {
   readonly status = 409

@@ -1,0 +1,87 @@
+// What the Zendesk and Xplenty dialects share: callers found by their dialect's credentials, and row access.
+import type { ErrorRequestHandler, RequestHandler } from 'express'
+import type { Knex } from 'knex'
+import type { Principal } from '../auth/authenticate'
+import { clientAddress, type FailureThrottle } from '../auth/failure-throttle'
+import { verifyPassword } from '../auth/passwords'
+import { digestSecret } from '../auth/secrets'
+import { toApiError } from '../http/render-error'
+import type { ApiError } from '../jsonapi/errors'
+
+/** HTTP Basic's user and password, or undefined for another scheme or a malformed header. */
+export function basicCredentials(header: string | undefined): { user: string; password: string } | undefined {
+  const match = /^\s*basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '')
+  if (!match) return undefined
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  return colon < 0 ? undefined : { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) }
+}
+
+type Found = { person_id: string | number; organization_id: string | number } | undefined
+
+function principal(row: Found, method: Principal['method']): Principal | undefined {
+  return row && { personId: String(row.person_id), organizationId: String(row.organization_id), method, scopes: ['calendar'] }
+}
+
+/** A personal access token's secret on its own, as an API key. */
+export async function personByKey(db: Knex, key: string): Promise<Principal | undefined> {
+  const row: Found = await db('personal_access_tokens as t')
+    .join('people as p', 'p.id', 't.person_id')
+    .where({ 't.secret_digest': digestSecret(key) })
+    .whereNull('t.revoked_at')
+    .first('t.person_id', 'p.organization_id')
+  return principal(row, 'HTTPBasic')
+}
+
+/** Zendesk's `{email}/token:{api token}`: the person with that email, and one of their personal access tokens' secrets. */
+export async function personByEmailAndKey(db: Knex, email: string, key: string): Promise<Principal | undefined> {
+  const row: Found = await db('personal_access_tokens as t')
+    .join('people as p', 'p.id', 't.person_id')
+    .whereRaw('lower(p.email) = ?', [email.toLowerCase()])
+    .where({ 't.secret_digest': digestSecret(key) })
+    .whereNull('t.revoked_at')
+    .first('t.person_id', 'p.organization_id')
+  return principal(row, 'HTTPBasic')
+}
+
+export async function personByPassword(db: Knex, email: string, password: string): Promise<Principal | undefined> {
+  const row = await db('people').whereRaw('lower(email) = ?', [email.toLowerCase()]).first('id', 'organization_id', 'password_digest')
+  if (!row?.password_digest || !(await verifyPassword(password, row.password_digest))) return undefined
+  return principal({ person_id: row.id, organization_id: row.organization_id }, 'HTTPBasic')
+}
+
+/**
+ * Authenticates a dialect's request: HTTP Basic by the dialect's own rule, anything else (a bearer
+ * token) by the standard middleware. Failures count against the address like every other.
+ */
+export function dialectAuthentication(
+  standard: RequestHandler,
+  throttle: FailureThrottle,
+  basic: (credentials: { user: string; password: string }) => Promise<Principal | undefined>,
+  refuse: () => Error,
+): RequestHandler {
+  return (req, res, next) => {
+    const credentials = basicCredentials(req.headers.authorization)
+    if (!credentials) return standard(req, res, next)
+    const address = clientAddress(req)
+    throttle.check(address)
+    basic(credentials).then((found) => {
+      if (!found) {
+        throttle.recordFailure(address)
+        return next(refuse())
+      }
+      req.principal = found
+      next()
+    }, next)
+  }
+}
+
+/** A dialect's own error bodies, from the same catalogue of failures. */
+export function dialectErrors(contentType: string, body: (error: ApiError) => unknown, unavailableRetryAfter: number): ErrorRequestHandler {
+  return (error: unknown, _req, res, next) => {
+    const apiError = toApiError(error, unavailableRetryAfter)
+    // Faults go to the one renderer, which logs them.
+    if (apiError.status >= 500) return next(error)
+    res.status(apiError.status).set(apiError.headers).set('Content-Type', contentType).send(JSON.stringify(body(apiError)))
+  }
+}

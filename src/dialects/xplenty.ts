@@ -1,0 +1,153 @@
+// Xplenty's jobs API over the same store: GET /{account_id}/api/jobs and /{account_id}/api/jobs/{job_id}.
+import { Router, type Request, type RequestHandler, type Response } from 'express'
+import type { Knex } from 'knex'
+import { principalOf } from '../auth/authenticate'
+import type { FailureThrottle } from '../auth/failure-throttle'
+import { InvalidParameter, NotAcceptable, NotFound, Unauthorized, type ApiError } from '../jsonapi/errors'
+import { formatTimestamp, parseId } from '../jsonapi/format'
+import { parseQueryString, valuesOf } from '../jsonapi/query-string'
+import type { Status } from '../job-statuses/lifecycle'
+import { COLUMNS, fromDatabase, type JobStatusRow } from '../job-statuses/query'
+import { runtimeOf } from '../job-statuses/resource'
+import { dialectAuthentication, dialectErrors, personByKey } from './shared'
+
+export const XPLENTY_MEDIA_TYPE = 'application/vnd.xplenty+json; version=2'
+
+/** Onto Xplenty's nine statuses; a killed job is "stopped" there. */
+export const XPLENTY_STATUS: Record<Status, string> = {
+  queued: 'queued',
+  working: 'running',
+  stopping: 'stopping',
+  completed: 'completed',
+  failed: 'failed',
+  killed: 'stopped',
+}
+
+function errorsText(errors: unknown): string {
+  if (errors === null || errors === undefined) return ''
+  if (typeof errors === 'object' && Object.keys(errors).length === 0) return ''
+  return typeof errors === 'string' ? errors : JSON.stringify(errors)
+}
+
+export interface XplentyOptions {
+  db: Knex
+  baseUrl: () => string
+  throttle: FailureThrottle
+  bearer: RequestHandler
+  rateLimit: RequestHandler
+  unavailableRetryAfter: number
+}
+
+export function xplentyRoutes({ db, baseUrl, throttle, bearer, rateLimit, unavailableRetryAfter }: XplentyOptions): Router {
+  const router = Router()
+  const path = '/:account_id/api/jobs'
+
+  const render = (row: JobStatusRow, accountId: string, creator: { id: string; name: string } | undefined) => {
+    const url = `${baseUrl()}/${accountId}/api/jobs/${row.id}`
+    const outputs = Array.isArray(row.outputs) ? (row.outputs as Array<{ name: string; records_count: number | null; url: string | null }>) : []
+    const fraction = row.total ? Math.min(1, row.progress / row.total) : row.status === 'completed' ? 1 : 0
+    return {
+      id: Number(row.id),
+      status: XPLENTY_STATUS[row.status as Status] ?? row.status,
+      owner_id: row.created_by === null ? null : Number(row.created_by),
+      progress: fraction,
+      outputs_count: outputs.length,
+      outputs: outputs.map((output, i) => ({
+        id: i + 1,
+        name: output.name,
+        records_count: output.records_count,
+        created_at: formatTimestamp(row.created_at),
+        updated_at: formatTimestamp(row.updated_at),
+        url: output.url,
+        component: null,
+      })),
+      variables: {},
+      dynamic_variables: {},
+      started_at: formatTimestamp(row.started_at),
+      created_at: formatTimestamp(row.created_at),
+      failed_at: formatTimestamp(row.failed_at),
+      updated_at: formatTimestamp(row.updated_at),
+      cluster_id: null,
+      package_id: null,
+      errors: errorsText(row.errors),
+      runtime_in_seconds: runtimeOf(row) ?? 0,
+      url,
+      html_url: url,
+      log_url: null,
+      creator: creator ? { type: 'User', display_name: creator.name, id: Number(creator.id), url: null } : null,
+      package: null,
+      cluster: null,
+    }
+  }
+  const creators = async (rows: JobStatusRow[]) => {
+    const ids = [...new Set(rows.map((row) => row.created_by).filter((id): id is string => id !== null))]
+    const people = ids.length ? await db('people').whereIn('id', ids).select('id', 'name') : []
+    return new Map(people.map((p: { id: string | number; name: string }) => [String(p.id), { id: String(p.id), name: p.name }]))
+  }
+  // A Buffer, so Express does not append a charset to Xplenty's media type.
+  const send = (res: Response, body: unknown) => res.set('Content-Type', XPLENTY_MEDIA_TYPE).send(Buffer.from(JSON.stringify(body)))
+  /** The account in the path must be the caller's organization; any other answers like a missing one. */
+  const account = (req: Request) => {
+    const accountId = req.params.account_id as string
+    if (accountId !== principalOf(req).organizationId) throw new NotFound()
+    return accountId
+  }
+
+  router.use(path, (req, _res, next) => {
+    // Xplenty requires its versioned media type; a client that accepts only something else is told so.
+    const accept = req.headers.accept
+    if (accept && !/application\/vnd\.xplenty\+json|\*\/\*|application\/\*/.test(accept)) {
+      return next(new NotAcceptable(XPLENTY_MEDIA_TYPE))
+    }
+    next()
+  })
+  // The API key is the user name of HTTP Basic, with an empty password.
+  router.use(path, dialectAuthentication(bearer, throttle, ({ user }) => personByKey(db, user), () => new Unauthorized(undefined)), rateLimit)
+
+  router.get(path, async (req, res) => {
+    const accountId = account(req)
+    const pairs = parseQueryString(req.originalUrl)
+    const number = (name: string, fallback: number, max: number) => {
+      const raw = valuesOf(pairs, name)[0]
+      if (raw === undefined) return fallback
+      if (!/^\d+$/.test(raw)) throw new InvalidParameter(name, `${name} must be a non-negative integer`)
+      return Math.min(Number(raw), max)
+    }
+    const limit = Math.max(1, number('limit', 20, 100))
+    const offset = number('offset', 0, Number.MAX_SAFE_INTEGER)
+    const rows = (await db('job_statuses').where({ organization_id: accountId }).select(COLUMNS).orderBy('id', 'desc').limit(limit).offset(offset)).map(fromDatabase)
+    const people = await creators(rows)
+    send(res, rows.map((row) => render(row, accountId, row.created_by ? people.get(row.created_by) : undefined)))
+  })
+
+  router.get(`${path}/:job_id`, async (req, res) => {
+    const accountId = account(req)
+    const id = parseId(req.params.job_id as string)
+    const row = id === undefined ? undefined : await db('job_statuses').where({ organization_id: accountId, id }).first(COLUMNS)
+    if (!row) throw new NotFound()
+    const job = fromDatabase(row)
+    const people = await creators([job])
+    send(res, render(job, accountId, job.created_by ? people.get(job.created_by) : undefined))
+  })
+
+  router.use(path, dialectErrors(XPLENTY_MEDIA_TYPE, xplentyError, unavailableRetryAfter))
+  return router
+}
+
+/** Xplenty's error bodies: a message. */
+function xplentyError(error: ApiError): unknown {
+  switch (error.status) {
+    case 401:
+      return { message: 'Unauthorized: check your API key' }
+    case 404:
+      return { message: 'Resource not found' }
+    case 406:
+      return { message: `Not acceptable: send Accept: ${XPLENTY_MEDIA_TYPE}` }
+    case 429:
+      return { message: 'Rate limit exceeded' }
+    default: {
+      const body = error.body() as { errors?: Array<{ detail?: string }> }
+      return { message: body.errors?.[0]?.detail ?? 'Bad request' }
+    }
+  }
+}
