@@ -6,7 +6,8 @@ import { clientAddress, type FailureThrottle } from '../auth/failure-throttle'
 import { verifyPassword } from '../auth/passwords'
 import { digestSecret } from '../auth/secrets'
 import { toApiError } from '../http/render-error'
-import type { ApiError } from '../jsonapi/errors'
+import { InvalidParameter, type ApiError } from '../jsonapi/errors'
+import { valuesOf, type QueryPairs } from '../jsonapi/query-string'
 
 /** HTTP Basic's user and password, or undefined for another scheme or a malformed header. */
 export function basicCredentials(header: string | undefined): { user: string; password: string } | undefined {
@@ -84,4 +85,18 @@ export function dialectErrors(contentType: string, body: (error: ApiError) => un
     if (apiError.status >= 500) return next(error)
     res.status(apiError.status).set(apiError.headers).set('Content-Type', contentType).send(JSON.stringify(body(apiError)))
   }
+}
+
+/** A whole-number paging parameter: `fallback` when absent, a 400 below `min` or when not digits, clamped to `max`. */
+export function countParameter(pairs: QueryPairs, name: string, { fallback, min, max }: { fallback: number; min: number; max: number }): number {
+  const raw = valuesOf(pairs, name)[0]
+  if (raw === undefined) return fallback
+  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new InvalidParameter(name, `${name} must be a whole number of at least ${min}`)
+  return Math.min(Number(raw), max)
+}
+
+/** The detail of a failure's standard body, for a dialect that words its own. */
+export function errorDetail(error: ApiError, fallback: string): string {
+  const body = error.body() as { errors?: Array<{ detail?: string }> }
+  return body.errors?.[0]?.detail ?? fallback
 }

@@ -3,13 +3,13 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import type { Knex } from 'knex'
 import { principalOf } from '../auth/authenticate'
 import type { FailureThrottle } from '../auth/failure-throttle'
-import { InvalidParameter, NotAcceptable, NotFound, Unauthorized, type ApiError } from '../jsonapi/errors'
+import { NotAcceptable, NotFound, Unauthorized, type ApiError } from '../jsonapi/errors'
 import { formatTimestamp, parseId } from '../jsonapi/format'
-import { parseQueryString, valuesOf } from '../jsonapi/query-string'
+import { parseQueryString } from '../jsonapi/query-string'
 import type { Status } from '../job-statuses/lifecycle'
 import { COLUMNS, fromDatabase, type JobStatusRow } from '../job-statuses/query'
 import { runtimeOf } from '../job-statuses/resource'
-import { dialectAuthentication, dialectErrors, personByKey } from './shared'
+import { countParameter, dialectAuthentication, dialectErrors, errorDetail, personByKey } from './shared'
 
 export const XPLENTY_MEDIA_TYPE = 'application/vnd.xplenty+json; version=2'
 
@@ -107,14 +107,8 @@ export function xplentyRoutes({ db, baseUrl, throttle, bearer, rateLimit, unavai
   router.get(path, async (req, res) => {
     const accountId = account(req)
     const pairs = parseQueryString(req.originalUrl)
-    const number = (name: string, fallback: number, max: number) => {
-      const raw = valuesOf(pairs, name)[0]
-      if (raw === undefined) return fallback
-      if (!/^\d+$/.test(raw)) throw new InvalidParameter(name, `${name} must be a non-negative integer`)
-      return Math.min(Number(raw), max)
-    }
-    const limit = Math.max(1, number('limit', 20, 100))
-    const offset = number('offset', 0, Number.MAX_SAFE_INTEGER)
+    const limit = countParameter(pairs, 'limit', { fallback: 20, min: 1, max: 100 })
+    const offset = countParameter(pairs, 'offset', { fallback: 0, min: 0, max: Number.MAX_SAFE_INTEGER })
     const rows = (await db('job_statuses').where({ organization_id: accountId }).select(COLUMNS).orderBy('id', 'desc').limit(limit).offset(offset)).map(fromDatabase)
     const people = await creators(rows)
     send(res, rows.map((row) => render(row, accountId, row.created_by ? people.get(row.created_by) : undefined)))
@@ -145,9 +139,7 @@ function xplentyError(error: ApiError): unknown {
       return { message: `Not acceptable: send Accept: ${XPLENTY_MEDIA_TYPE}` }
     case 429:
       return { message: 'Rate limit exceeded' }
-    default: {
-      const body = error.body() as { errors?: Array<{ detail?: string }> }
-      return { message: body.errors?.[0]?.detail ?? 'Bad request' }
-    }
+    default:
+      return { message: errorDetail(error, 'Bad request') }
   }
 }

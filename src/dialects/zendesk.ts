@@ -8,7 +8,7 @@ import { parseId } from '../jsonapi/format'
 import { parseQueryString, valuesOf } from '../jsonapi/query-string'
 import type { Status } from '../job-statuses/lifecycle'
 import { COLUMNS, fromDatabase, listResults, type JobStatusRow, type ResultRow } from '../job-statuses/query'
-import { dialectAuthentication, dialectErrors, personByEmailAndKey, personByKey, personByPassword } from './shared'
+import { countParameter, dialectAuthentication, dialectErrors, errorDetail, personByEmailAndKey, personByKey, personByPassword } from './shared'
 
 /** Zendesk knows no "stopping": a stopping job is still working there. */
 export const ZENDESK_STATUS: Record<Status, string> = {
@@ -70,14 +70,8 @@ export function zendeskRoutes({ db, baseUrl, throttle, bearer, rateLimit, unavai
 
   router.get(['/api/v2/job_statuses.json', '/api/v2/job_statuses'], async (req, res) => {
     const pairs = parseQueryString(req.originalUrl)
-    const number = (name: string, fallback: number, max: number) => {
-      const raw = valuesOf(pairs, name)[0]
-      if (raw === undefined) return fallback
-      if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new InvalidParameter(name, `${name} must be a positive integer`)
-      return Math.min(Number(raw), max)
-    }
-    const perPage = number('per_page', 100, 100)
-    const page = number('page', 1, 1_000_000)
+    const perPage = countParameter(pairs, 'per_page', { fallback: 100, min: 1, max: 100 })
+    const page = countParameter(pairs, 'page', { fallback: 1, min: 1, max: 1_000_000 })
     // Newest first, as Zendesk lists them; id breaks ties.
     const [rows, counted] = await Promise.all([
       scoped(req).select(COLUMNS).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(perPage).offset((page - 1) * perPage),
@@ -126,9 +120,7 @@ function zendeskError(error: ApiError): unknown {
       return { error: 'RecordNotFound', description: 'Not found' }
     case 429:
       return { error: 'TooManyRequests', description: 'Rate limit exceeded' }
-    default: {
-      const body = error.body() as { errors?: Array<{ detail?: string }> }
-      return { error: 'InvalidValue', description: body.errors?.[0]?.detail ?? 'Invalid request' }
-    }
+    default:
+      return { error: 'InvalidValue', description: errorDetail(error, 'Invalid request') }
   }
 }
