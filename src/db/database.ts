@@ -41,7 +41,7 @@ export function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'd
 /**
  * The connections that count requests for the rate limit. On PostgreSQL they commit without waiting
  * for the WAL to reach disk (synchronous_commit off): a count lost in a crash costs nothing, while
- * an fsync per request halved throughput (docs/performance.md). Job data never goes through them.
+ * an fsync per request cost about 30% of throughput (docs/performance.md). Job data never goes through them.
  */
 export function openCounterDatabase(config: Pick<Config, 'databaseUrl'>, main: Database, logger?: Logger): Database {
   if (config.databaseUrl === undefined) return main
