@@ -43,11 +43,26 @@ describe(`the command-line tool (${backend})`, { timeout: 180_000 }, () => {
     const jobs = await cli('jobs', 'insert', '--org', org.stdout, '--count', '250')
     assert.match(jobs.stdout, /^inserted 250 job statuses in [\d.]+ s$/)
 
+    const scenario = await cli('jobs', 'scenario', '--person', person.stdout, '--duration', '1', '--total', '3')
+    assert.equal(scenario.code, 0, scenario.stderr)
+    assert.match(scenario.stdout, /^\d+$/)
+
     const server = await startTestServer({ DATA_DIR: dataDir })
     try {
+      // The scripted job the tool created is moved along by the server, task by task, to the end.
+      for (let i = 0; i < 100; i++) {
+        const job = await server.db('job_statuses').where({ id: scenario.stdout }).first('status', 'progress')
+        if (job.status === 'completed') break
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      assert.deepEqual(
+        { ...(await server.db('job_statuses').where({ id: scenario.stdout }).first('status', 'progress', 'kind')) },
+        { status: 'completed', progress: 3, kind: 'scenario' },
+      )
       const list = await request(server.url, '/calendar/v2/job_statuses?per_page=100', { token: bearer.stdout })
       assert.equal(list.status, 200)
-      assert.equal(list.json.meta.total_count, 250)
+      // 250 inserted, and the scripted job.
+      assert.equal(list.json.meta.total_count, 251)
       const statuses = new Set(list.json.data.map((row: { attributes: { status: string } }) => row.attributes.status))
       assert.deepEqual([...statuses].sort(), ['completed', 'failed', 'killed', 'queued', 'stopping', 'working'])
       const organization = await request(server.url, '/calendar/v2', { basic: { appId, secret } })

@@ -4,6 +4,7 @@ import * as initial from '../../db/migrations/20261124000000_initial'
 import * as oauthAndRateLimits from '../../db/migrations/20261124010000_oauth_and_rate_limits'
 import * as jobStatusCounts from '../../db/migrations/20261124020000_job_status_counts'
 import * as jobLifecycle from '../../db/migrations/20261124030000_job_lifecycle'
+import * as patSecretIndex from '../../db/migrations/20261124040000_personal_access_token_secret_index'
 
 interface Migration {
   up(db: Knex): Promise<void>
@@ -15,6 +16,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261124010000_oauth_and_rate_limits', oauthAndRateLimits],
   ['20261124020000_job_status_counts', jobStatusCounts],
   ['20261124030000_job_lifecycle', jobLifecycle],
+  ['20261124040000_personal_access_token_secret_index', patSecretIndex],
 ]
 
 const source: Knex.MigrationSource<readonly [string, Migration]> = {
