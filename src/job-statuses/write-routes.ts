@@ -189,7 +189,10 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications }: WriteRoutesO
       res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' })
       let sentVersion = ''
       let busy = Promise.resolve()
+      let finished = false
       const finish = () => {
+        if (finished) return
+        finished = true
         unsubscribe()
         clearInterval(heartbeat)
         res.end()
@@ -210,7 +213,8 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications }: WriteRoutesO
         })
       })
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000)
-      req.on('close', finish)
+      // Fires when the client goes away (or the stream ended): stop listening and writing.
+      res.on('close', finish)
       // Read again after subscribing, so a change between the first read and the subscription is not lost.
       row = (await findJobStatus(db, organizationId, id)) ?? row
       await emit(row)
