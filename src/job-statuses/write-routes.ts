@@ -18,8 +18,7 @@ export const MAX_RESULTS_PER_APPEND = 10_000
 /** The same JobStatus, with every attribute and links into this namespace. */
 const jobResource: ResourceType<JobStatusWithResults> = {
   ...jobStatusResource,
-  attributes: [...jobStatusResource.attributes, ...jobStatusResource.extraAttributes.filter((a) => a !== 'results')].sort(),
-  extraAttributes: ['results'],
+  attributes: Object.keys(jobStatusResource.fields).filter((name) => name !== 'results').sort(),
   links: (row, baseUrl) => ({ self: `${baseUrl}${JOBS_PATH}/${row.id}`, pco: `${baseUrl}/calendar/v2/job_statuses/${row.id}` }),
 }
 

@@ -20,23 +20,22 @@ export interface ParentMeta {
 /** Describes one resource type: its JSON:API type, its attributes, and where it lives. */
 export interface ResourceType<Row extends { id: string }> {
   readonly type: string
-  /** Served by default, in alphabetical order (wire contract §1). */
+  /** Every attribute the type has, and how to read it from a row; only requested ones are read. */
+  readonly fields: Readonly<Record<string, (row: Row) => unknown>>
+  /** Served by default, in alphabetical order (wire contract §1); the rest only when named in `fields[Type]`. */
   readonly attributes: readonly string[]
-  /** Served only when named in `fields[Type]`. */
-  readonly extraAttributes: readonly string[]
   links(row: Row, baseUrl: string): Record<string, string>
-  toAttributes(row: Row): Record<string, unknown>
 }
 
 /**
  * The attributes a request asks for: the defaults, or exactly those named in `fields[Type]`
  * that the type has, alphabetically. Unknown names are ignored, as PCO ignores them.
  */
-export function selectAttributes(type: ResourceType<{ id: string }>, pairs: QueryPairs): readonly string[] {
+export function selectAttributes<Row extends { id: string }>(type: ResourceType<Row>, pairs: QueryPairs): readonly string[] {
   const values = valuesOf(pairs, `fields[${type.type}]`)
   if (values.length === 0) return type.attributes
   const named = new Set(values.flatMap((v) => v.split(',')).map((name) => name.trim()))
-  return [...type.attributes, ...type.extraAttributes].filter((name) => named.has(name)).sort()
+  return Object.keys(type.fields).filter((name) => named.has(name)).sort()
 }
 
 interface SerializedResource {
@@ -63,7 +62,12 @@ export function serializeResources<Row extends { id: string }>(
     pluralizeType: false,
     dataLinks: { self: (record: { id: string }) => linksById.get(record.id)?.self ?? '' },
   })
-  const input = rows.map((row) => ({ id: row.id, ...type.toAttributes(row) }))
+  const readers = attributes.map((name) => [name, type.fields[name]!] as const)
+  const input = rows.map((row) => {
+    const record: Record<string, unknown> = { id: row.id }
+    for (const [name, read] of readers) record[name] = read(row)
+    return record
+  })
   const { data } = serializer.serialize(input) as { data: SerializedResource[] }
   return data.map((resource) => ({
     type: resource.type,
@@ -74,12 +78,12 @@ export function serializeResources<Row extends { id: string }>(
   }))
 }
 
-export interface ListMeta extends PageMeta, ParentMeta {
+export interface ListMeta extends PageMeta {
   can_order_by: string[]
   can_query_by: string[]
 }
 
-export function listDocument(links: PageLinks, data: ResourceObject[], meta: PageMeta & { can_order_by: string[]; can_query_by: string[] }, parent: ParentMeta['parent']) {
+export function listDocument(links: PageLinks, data: ResourceObject[], meta: ListMeta, parent: ParentMeta['parent']) {
   const { total_count, count, prev, next, can_order_by, can_query_by } = meta
   const orderedMeta: Record<string, unknown> = { total_count, count }
   if (prev) orderedMeta.prev = prev

@@ -198,16 +198,6 @@ export class BasicAccessDenied extends ApiError {
   }
 }
 
-export class Forbidden extends ApiError {
-  readonly status = 403
-  constructor() {
-    super('forbidden')
-  }
-  body() {
-    return envelope({ status: '403', title: 'Forbidden', detail: 'You do not have access to this resource' })
-  }
-}
-
 export class RateLimited extends ApiError {
   readonly status = 429
   override readonly headers: Record<string, string>

@@ -7,15 +7,14 @@ export const ORGANIZATION_PATH = '/calendar/v2'
 
 export const organizationResource: ResourceType<OrganizationRow> = {
   type: 'Organization',
+  fields: {
+    calendar_starts_on: (row) => row.calendar_starts_on,
+    date_format: (row) => row.date_format,
+    name: (row) => row.name,
+    time_zone: (row) => row.time_zone,
+    twenty_four_hour_time: (row) => row.twenty_four_hour_time,
+  },
   attributes: ['calendar_starts_on', 'date_format', 'name', 'time_zone', 'twenty_four_hour_time'],
-  extraAttributes: [],
   // Only the associations this server serves; PCO lists its other Calendar resources here too.
   links: (_row, baseUrl) => ({ job_statuses: `${baseUrl}${JOB_STATUSES_PATH}`, self: `${baseUrl}${ORGANIZATION_PATH}` }),
-  toAttributes: (row) => ({
-    calendar_starts_on: row.calendar_starts_on,
-    date_format: row.date_format,
-    name: row.name,
-    time_zone: row.time_zone,
-    twenty_four_hour_time: row.twenty_four_hour_time,
-  }),
 }
