@@ -9,6 +9,7 @@ import { rateLimit } from './auth/rate-limit'
 import type { Config } from './config'
 import { apiVersion } from './http/api-version'
 import { cors } from './http/cors'
+import { explorerRoutes } from './explorer/routes'
 import { renderError } from './http/render-error'
 import { requestLog } from './http/request-log'
 import { NotFound } from './jsonapi/errors'
@@ -49,7 +50,9 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
   app.use(cors)
 
   const throttle = new FailureThrottle({ limit: config.authFailureLimit, periodSeconds: config.authFailurePeriod, now })
-  app.use(oauthRoutes({ db, now, throttle }))
+  app.use(oauthRoutes({ db, now, throttle, baseUrl }))
+  // Before the Calendar router: the OpenAPI document under /calendar/v2/open_api needs no credentials.
+  app.use(explorerRoutes(baseUrl))
 
   const calendar = express.Router()
   // Everything under /calendar is authenticated, unknown paths included, as on PCO.

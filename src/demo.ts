@@ -1,10 +1,13 @@
 // The demo organization a newcomer gets on first start, and a fresh token to try it with.
 import type { Knex } from 'knex'
 import { createAccessToken, createPerson, createPersonalAccessToken, findOrCreateCommandLineApplication } from './auth/credentials'
+import { hashPassword } from './auth/passwords'
+import { generateSecret } from './auth/secrets'
 import { insertJobStatuses } from './job-statuses/query'
 import { createOrganization } from './organizations/query'
 
 export const DEMO_JOB_STATUSES = 100
+export const DEMO_EMAIL = 'demo@example.com'
 const DEMO_TOKEN_LIFETIME_MS = 30 * 24 * 3600 * 1000
 
 export interface Demo {
@@ -13,6 +16,8 @@ export interface Demo {
   /** Only on the start that created the organization: a PAT's secret cannot be shown twice. */
   personalAccessToken?: { appId: string; secret: string }
   bearerToken: string
+  /** Signs in on the OAuth page (the API explorer's "Sign in") as DEMO_EMAIL; new every start, like the token. */
+  password: string
 }
 
 /** Creates the demo organization once, and on every call mints a bearer token for its person. */
@@ -25,12 +30,12 @@ export async function ensureDemo(db: Knex, now: () => Date): Promise<Demo> {
       .where('o.demo', true)
       .orderBy('p.id')
       .first('o.id as organization_id', 'p.id as person_id')
-    let demo: Omit<Demo, 'bearerToken'>
+    let demo: Omit<Demo, 'bearerToken' | 'password'>
     if (existing) {
       demo = { organizationId: String(existing.organization_id), personId: String(existing.person_id) }
     } else {
       const organizationId = await createOrganization(trx, { name: 'Demo Church', demo: true })
-      const personId = await createPerson(trx, organizationId, { name: 'Demo Person' })
+      const personId = await createPerson(trx, organizationId, { name: 'Demo Person', email: DEMO_EMAIL })
       const personalAccessToken = await createPersonalAccessToken(trx, personId)
       await insertJobStatuses(trx, organizationId, DEMO_JOB_STATUSES)
       demo = { organizationId, personId, personalAccessToken }
@@ -42,6 +47,8 @@ export async function ensureDemo(db: Knex, now: () => Date): Promise<Demo> {
       scopes: ['calendar'],
       expiresAt: new Date(now().getTime() + DEMO_TOKEN_LIFETIME_MS),
     })
-    return { ...demo, bearerToken }
+    const password = generateSecret().slice(0, 16)
+    await trx('people').where({ id: demo.personId }).update({ email: DEMO_EMAIL, password_digest: await hashPassword(password) })
+    return { ...demo, bearerToken, password }
   })
 }

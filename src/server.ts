@@ -8,7 +8,7 @@ import { createApp } from './app'
 import { ConfigError, loadConfig, type Config } from './config'
 import { openCounterDatabase, openDatabase } from './db/database'
 import { migrate } from './db/migrate'
-import { ensureDemo, type Demo } from './demo'
+import { DEMO_EMAIL, ensureDemo, type Demo } from './demo'
 import { JobStatusNotifications } from './job-statuses/notifications'
 import { ScenarioDriver } from './job-statuses/scenarios'
 
@@ -86,6 +86,9 @@ function printWelcome(demo: Demo | undefined, baseUrl: string): void {
       `Demo organization ${demo.organizationId}. A bearer token for it, valid for 30 days:`,
       '',
       `  curl -H "Authorization: Bearer ${demo.bearerToken}" ${baseUrl}/calendar/v2/job_statuses`,
+      '',
+      `Browse it at ${baseUrl}/explorer/ (sign in as ${DEMO_EMAIL}, password ${demo.password}, new every start);`,
+      `the reference is at ${baseUrl}/docs.`,
     )
     if (demo.personalAccessToken) {
       const { appId, secret } = demo.personalAccessToken

@@ -341,6 +341,74 @@ describe('the authorization page', () => {
   })
 })
 
+describe('the API explorer, a public client', () => {
+  const EXPLORER = 'api-explorer'
+  const explorerRedirect = () => `${server.url}/explorer/`
+  const authorizeUrl = (extra: Record<string, string>) =>
+    `${server.url}/oauth/authorize?${new URLSearchParams({ client_id: EXPLORER, redirect_uri: explorerRedirect(), response_type: 'code', scope: 'calendar', ...extra })}`
+
+  it('signs in with PKCE alone, and its token reads the Calendar API', async () => {
+    const person = await createSignInPerson(server.db)
+    const { verifier, challenge } = pkcePair()
+    const reply = await submitConsent(authorizeUrl({ code_challenge: challenge, code_challenge_method: 'S256' }), person)
+    assert.equal(reply.status, 302, reply.html)
+    const location = new URL(reply.location!)
+    assert.equal(`${location.origin}${location.pathname}`, explorerRedirect())
+    const code = location.searchParams.get('code')!
+    const token = await postForm(`${server.url}/oauth/token`, { grant_type: 'authorization_code', code, redirect_uri: explorerRedirect(), client_id: EXPLORER, code_verifier: verifier })
+    assert.equal(token.status, 200, token.text)
+    assert.equal(token.json.scope, 'calendar')
+    assert.equal((await request(server.url, '/calendar/v2', { token: String(token.json.access_token) })).status, 200)
+
+    // RFC 7009: a public client revokes by naming itself, without a secret.
+    const revoked = await postForm(`${server.url}/oauth/revoke`, { token: String(token.json.access_token), client_id: EXPLORER })
+    assert.equal(revoked.status, 200)
+    assert.equal((await request(server.url, '/calendar/v2', { token: String(token.json.access_token) })).status, 401)
+  })
+
+  it('must send a code_challenge, and a code without its verifier is refused', async () => {
+    const person = await createSignInPerson(server.db)
+    const refused = await submitConsent(authorizeUrl({ state: 's1' }), person)
+    assert.equal(refused.status, 302)
+    const error = new URL(refused.location!).searchParams
+    assert.equal(error.get('error'), 'invalid_request')
+    assert.equal(error.get('state'), 's1')
+
+    const { challenge } = pkcePair()
+    const code = new URL((await submitConsent(authorizeUrl({ code_challenge: challenge, code_challenge_method: 'S256' }), person)).location!).searchParams.get('code')!
+    const noVerifier = await postForm(`${server.url}/oauth/token`, { grant_type: 'authorization_code', code, redirect_uri: explorerRedirect(), client_id: EXPLORER })
+    // Without a verifier the explorer has proved nothing: it is not authenticated at all.
+    assert.equal(noVerifier.status, 401)
+    assert.equal(noVerifier.json.error, 'invalid_client')
+    const wrongVerifier = await postForm(`${server.url}/oauth/token`, { grant_type: 'authorization_code', code, redirect_uri: explorerRedirect(), client_id: EXPLORER, code_verifier: pkcePair().verifier })
+    assert.deepEqual(wrongVerifier.json, INVALID_GRANT)
+  })
+
+  it('answers only to this server’s /explorer/, never to another redirect_uri', async () => {
+    for (const redirectUri of ['http://evil.example/explorer/', `${server.url}/explorer`, `${server.url}/explorer/x`, '/explorer/']) {
+      const page = await fetch(authorizeUrl({ redirect_uri: redirectUri, code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }), { redirect: 'manual' })
+      assert.equal(page.status, 400, redirectUri)
+      assert.equal(page.headers.get('location'), null)
+    }
+  })
+
+  it('does not let a confidential client skip its secret, nor the explorer send one', async () => {
+    const person = await createSignInPerson(server.db)
+    const credentials = await registerApplication(server.db)
+    const { verifier, challenge } = pkcePair()
+    const url = `${server.url}/oauth/authorize?${new URLSearchParams({ client_id: credentials.clientId, redirect_uri: REDIRECT_URI, response_type: 'code', code_challenge: challenge, code_challenge_method: 'S256' })}`
+    const code = new URL((await submitConsent(url, person)).location!).searchParams.get('code')!
+    const withoutSecret = await postForm(`${server.url}/oauth/token`, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, client_id: credentials.clientId, code_verifier: verifier })
+    assert.equal(withoutSecret.status, 401)
+    assert.equal(withoutSecret.json.error, 'invalid_client')
+    const revoke = await postForm(`${server.url}/oauth/revoke`, { token: 'anything', client_id: credentials.clientId })
+    assert.equal(revoke.status, 401)
+
+    const explorerWithSecret = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: 'x', client_id: EXPLORER, client_secret: 'guess' })
+    assert.equal(explorerWithSecret.json.error, 'invalid_client')
+  })
+})
+
 describe('secrets at rest and in logs', () => {
   it('keep no plaintext token, secret, code or password in any table or log line', async () => {
     const person = await createSignInPerson(server.db)

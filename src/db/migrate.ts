@@ -5,6 +5,7 @@ import * as oauthAndRateLimits from '../../db/migrations/20261124010000_oauth_an
 import * as jobStatusCounts from '../../db/migrations/20261124020000_job_status_counts'
 import * as jobLifecycle from '../../db/migrations/20261124030000_job_lifecycle'
 import * as patSecretIndex from '../../db/migrations/20261124040000_personal_access_token_secret_index'
+import * as explorerApplication from '../../db/migrations/20261124050000_explorer_application'
 
 interface Migration {
   up(db: Knex): Promise<void>
@@ -17,6 +18,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261124020000_job_status_counts', jobStatusCounts],
   ['20261124030000_job_lifecycle', jobLifecycle],
   ['20261124040000_personal_access_token_secret_index', patSecretIndex],
+  ['20261124050000_explorer_application', explorerApplication],
 ]
 
 const source: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -37,9 +37,22 @@ function toClient(row: Record<string, unknown>): OAuthClient {
   }
 }
 
-export async function findApplication(db: Knex, clientId: string): Promise<(OAuthClient & { secretDigest: string }) | undefined> {
+/**
+ * `secretDigest` null is a public client (the API explorer): it has no secret and must use PKCE.
+ * '' is the command-line tool's application, which issues tokens directly and never through OAuth.
+ */
+export async function findApplication(db: Knex, clientId: string): Promise<(OAuthClient & { secretDigest: string | null }) | undefined> {
   const row = await db('oauth_applications').where({ client_id: clientId }).first()
   return row && { ...toClient(row), secretDigest: row.client_secret_digest }
+}
+
+export function isPublicClient(application: { secretDigest: string | null }): boolean {
+  return application.secretDigest === null
+}
+
+/** A registered redirect URI that is a path (the explorer's `/explorer/`) belongs to this server. */
+export function resolveRedirectUris(application: OAuthClient, baseUrl: string): OAuthClient {
+  return { ...application, redirectUris: application.redirectUris.map((uri) => (uri.startsWith('/') ? baseUrl + uri : uri)) }
 }
 
 /** Registers an application and returns its credentials; the secret is shown once and only its digest kept. */
@@ -69,19 +82,24 @@ async function revokeGrant(db: Knex, authorizationCodeId: string, at: Date): Pro
  * has a clock of its own that tests move. Dates cross the boundary shifted by the difference, so the
  * database always holds server-clock times and the library always compares wall-clock ones.
  */
-export function createModel(db: Knex, now: () => Date) {
+export function createModel(db: Knex, now: () => Date, baseUrl: () => string) {
   const skew = () => now().getTime() - Date.now()
   const toServer = (date: Date) => new Date(date.getTime() + skew())
   const toLibrary = (date: Date | string) => new Date(new Date(date).getTime() - skew())
 
   return {
-    /** `clientSecret` is null when authorizing (no secret is sent), else it must match. */
+    /**
+     * `clientSecret` is null when authorizing (no secret is sent), and undefined when the library saw a
+     * PKCE exchange without one: only a public client may do that. A confidential client's secret must
+     * match: PKCE adds to it, never replaces it.
+     */
     async getClient(clientId: string, clientSecret: string | null | undefined): Promise<OAuthClient | false> {
-      const application = await findApplication(db, clientId)
-      if (!application || application.secretDigest === '') return false
+      const found = await findApplication(db, clientId)
+      if (!found || found.secretDigest === '') return false
+      const application = resolveRedirectUris(found, baseUrl())
       if (clientSecret === null) return application
-      // Every registered application is confidential: PKCE adds to its secret, never replaces it.
-      if (clientSecret === undefined || !secretMatches(clientSecret, application.secretDigest)) return false
+      if (found.secretDigest === null) return clientSecret === undefined ? application : false
+      if (clientSecret === undefined || !secretMatches(clientSecret, found.secretDigest)) return false
       return application
     },
 

@@ -4,7 +4,7 @@ import express, { Router, type Request, type Response } from 'express'
 import type { Knex } from 'knex'
 import { clientAddress, type FailureThrottle } from '../failure-throttle'
 import { verifyPassword } from '../passwords'
-import { createModel, findApplication, revokeClientToken, type OAuthClient, type SavedToken } from './model'
+import { createModel, findApplication, isPublicClient, resolveRedirectUris, revokeClientToken, type OAuthClient, type SavedToken } from './model'
 import { consentPage, errorPage } from './pages'
 
 /** Planning Center's lifetimes (wire contract §9). */
@@ -69,10 +69,14 @@ export interface OAuthRoutesOptions {
   db: Knex
   now: () => Date
   throttle: FailureThrottle
+  /** Registered redirect URIs that are paths (the explorer's `/explorer/`) are resolved against it. */
+  baseUrl: () => string
 }
 
-export function oauthRoutes({ db, now, throttle }: OAuthRoutesOptions): Router {
-  const model = createModel(db, now)
+type CheckedClient = { client: OAuthClient & { public: boolean }; redirectUri: string }
+
+export function oauthRoutes({ db, now, throttle, baseUrl }: OAuthRoutesOptions): Router {
+  const model = createModel(db, now, baseUrl)
   const server = new OAuth2Server({
     model,
     accessTokenLifetime: ACCESS_TOKEN_LIFETIME,
@@ -85,28 +89,33 @@ export function oauthRoutes({ db, now, throttle }: OAuthRoutesOptions): Router {
   const form = express.urlencoded({ extended: false, limit: '16kb' })
 
   /** Finds the application and the redirect_uri to answer to; until both are verified nothing may redirect. */
-  async function checkClient(parameters: Parameters): Promise<{ client: OAuthClient; redirectUri: string }> {
-    const client = parameters.client_id ? await findApplication(db, parameters.client_id) : undefined
-    if (!client || client.secretDigest === '') {
+  async function checkClient(parameters: Parameters): Promise<CheckedClient> {
+    const application = parameters.client_id ? await findApplication(db, parameters.client_id) : undefined
+    if (!application || application.secretDigest === '') {
       throw new AuthorizePageError('Unknown application', 'The client_id does not name a registered application.')
     }
+    const client = { ...resolveRedirectUris(application, baseUrl()), public: isPublicClient(application) }
+    const { redirectUris } = client
     if (parameters.redirect_uri === undefined) {
-      if (client.redirectUris.length !== 1) {
+      if (redirectUris.length !== 1) {
         throw new AuthorizePageError('Missing redirect_uri', 'This application has several redirect URIs: the request must name one.')
       }
-      return { client, redirectUri: client.redirectUris[0]! }
+      return { client, redirectUri: redirectUris[0]! }
     }
     // Exact string match, as RFC 6749 §3.1.2.3 asks: no prefix, case or normalization leeway.
-    if (!client.redirectUris.includes(parameters.redirect_uri)) {
+    if (!redirectUris.includes(parameters.redirect_uri)) {
       throw new AuthorizePageError('Invalid redirect_uri', 'The redirect_uri does not match any URI registered for this application.')
     }
     return { client, redirectUri: parameters.redirect_uri }
   }
 
   /** The rest of the request, whose faults are reported to the application by redirect. */
-  function checkParameters(client: OAuthClient, parameters: Parameters): void {
+  function checkParameters(client: CheckedClient['client'], parameters: Parameters): void {
     if (parameters.response_type !== 'code') {
       throw new AuthorizeRedirectError('unsupported_response_type', 'response_type must be code')
+    }
+    if (client.public && parameters.code_challenge === undefined) {
+      throw new AuthorizeRedirectError('invalid_request', 'A public client must send a PKCE code_challenge')
     }
     const scopes = parameters.scope?.split(' ').filter(Boolean)
     if (scopes && !scopes.every((scope) => client.scopes.includes(scope))) {
@@ -121,8 +130,8 @@ export function oauthRoutes({ db, now, throttle }: OAuthRoutesOptions): Router {
   }
 
   /** Runs an authorize step, turning its failures into the error page or a redirect. */
-  async function authorizeStep(res: Response, parameters: Parameters, step: (checked: { client: OAuthClient; redirectUri: string }) => Promise<void>) {
-    let checked: { client: OAuthClient; redirectUri: string }
+  async function authorizeStep(res: Response, parameters: Parameters, step: (checked: CheckedClient) => Promise<void>) {
+    let checked: CheckedClient
     try {
       checked = await checkClient(parameters)
     } catch (error) {
@@ -239,7 +248,8 @@ export function oauthRoutes({ db, now, throttle }: OAuthRoutesOptions): Router {
     } catch {
       return res.status(429).json({ error: 'slow_down', error_description: 'Too many failed requests from this address: retry later.' })
     }
-    const client = typeof clientId === 'string' && typeof clientSecret === 'string' ? await model.getClient(clientId, clientSecret) : false
+    // A public client names itself without a secret (RFC 7009 §2.1); getClient refuses that for any other.
+    const client = typeof clientId === 'string' ? await model.getClient(clientId, typeof clientSecret === 'string' ? clientSecret : undefined) : false
     if (!client) {
       throttle.recordFailure(address)
       return res.status(401).set('WWW-Authenticate', 'Basic realm="Application"').json({ error: 'invalid_client', error_description: 'Client authentication failed' })

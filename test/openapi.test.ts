@@ -1,0 +1,211 @@
+// The OpenAPI document: valid by an independent validator, and true of what the live server answers.
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import Ajv2020 from 'ajv/dist/2020'
+import addFormats from 'ajv-formats'
+import { createTenant, createToken, insertJobStatus, insertJobStatuses } from './support/factories'
+import { request, type Reply } from './support/http'
+import { createSignInPerson, pkcePair, postForm, registerApplication, REDIRECT_URI, submitConsent } from './support/oauth'
+import { startTestServer, type TestServer } from './support/server'
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the document is walked as plain JSON
+type Json = any
+
+let server: TestServer
+let document: Json
+before(async () => {
+  server = await startTestServer({ RATE_LIMIT: '1000' })
+  document = (await request(server.url, '/openapi.json')).json
+})
+after(() => server.close())
+
+const METHODS = ['get', 'post', 'patch', 'put', 'delete']
+
+describe('the OpenAPI document', () => {
+  it('is served without credentials at Planning Center’s path and at /openapi.json, identically', async () => {
+    const pco = await request(server.url, '/calendar/v2/open_api/2022-07-07')
+    const plain = await request(server.url, '/openapi.json')
+    assert.equal(pco.status, 200)
+    assert.match(pco.headers.get('content-type') ?? '', /^application\/json/)
+    assert.equal(pco.text, plain.text)
+    assert.equal(pco.json.openapi, '3.1.0')
+    assert.deepEqual(pco.json.servers, [{ url: server.url }])
+  })
+
+  it('is valid OpenAPI 3.1 by @seriousme/openapi-schema-validator', async () => {
+    const { Validator } = await import('@seriousme/openapi-schema-validator')
+    const validator = new Validator()
+    const result = await validator.validate(structuredClone(document))
+    assert.equal(validator.version, '3.1')
+    assert.deepEqual(result.errors ?? [], [])
+    assert.equal(result.valid, true)
+  })
+
+  it('names every route the server answers', () => {
+    const paths = Object.keys(document.paths)
+    for (const expected of [
+      '/calendar/v2',
+      '/calendar/v2/job_statuses',
+      '/calendar/v2/job_statuses/{id}',
+      '/jobs/v1/job_statuses',
+      '/jobs/v1/job_statuses/{id}/events',
+      '/oauth/token',
+      '/api/v2/job_statuses.json',
+      '/{account_id}/api/jobs/{job_id}',
+    ]) {
+      assert.ok(paths.includes(expected), `${expected} is not described`)
+    }
+    assert.deepEqual(Object.keys(document.components.securitySchemes).sort(), ['oauth2', 'personalAccessToken', 'xplentyApiKey', 'zendeskBasic'])
+  })
+
+  it('is rendered at /docs with every operation, from this server only', async () => {
+    const docs = await request(server.url, '/docs')
+    assert.equal(docs.status, 200)
+    assert.match(docs.headers.get('content-security-policy') ?? '', /default-src 'none'/)
+    for (const item of Object.values<Json>(document.paths)) {
+      for (const method of METHODS) if (item[method]) assert.ok(docs.text.includes(`id="${item[method].operationId}"`), item[method].operationId)
+    }
+    for (const name of Object.keys(document.components.schemas)) assert.ok(docs.text.includes(`id="schema-${name}"`), name)
+    assert.doesNotMatch(docs.text, /(src|href)="(https?:)?\/\//)
+  })
+})
+
+describe('live responses match the document', () => {
+  const ajv = new Ajv2020({ strict: false, allErrors: true })
+  addFormats(ajv)
+  const checked = new Set<string>()
+  let registered = false
+
+  const escape = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1')
+
+  /** Where the document describes an operation's answer for a status: the response itself, or the component it names. */
+  function documented(path: string, method: string, status: number): { answer: Json; pointer: string } {
+    const operation = document.paths[path]?.[method]
+    assert.ok(operation, `${method.toUpperCase()} ${path} is not in the document`)
+    const listed = operation.responses[String(status)]
+    assert.ok(listed, `${method.toUpperCase()} ${path} does not document ${status}`)
+    const pointer: string = listed.$ref ?? `#/${['paths', path, method, 'responses', String(status)].map(escape).join('/')}`
+    const answer = pointer.slice(2).split('/').reduce((node: Json, key: string) => node[key.replace(/~1/g, '/').replace(/~0/g, '~')], document)
+    return { answer, pointer }
+  }
+
+  /** Checks one live reply against the document: status documented, media type, body and headers as described. */
+  function check(path: string, method: string, reply: Reply): void {
+    if (!registered) {
+      ajv.addSchema(document, 'openapi')
+      registered = true
+    }
+    const { answer, pointer } = documented(path, method, reply.status)
+    checked.add(`${method} ${path} ${reply.status}`)
+    for (const header of Object.keys(answer.headers ?? {})) {
+      if (header === 'WWW-Authenticate') continue
+      assert.ok(reply.headers.has(header), `${method.toUpperCase()} ${path} ${reply.status}: header ${header} is missing`)
+    }
+    if (!answer.content) return
+    const sent = reply.headers.get('content-type') ?? ''
+    const mediaType = Object.keys(answer.content).find((type) => sent === type || sent.split(';')[0] === type.split(';')[0])
+    assert.ok(mediaType, `${method.toUpperCase()} ${path} ${reply.status}: ${sent} is not documented`)
+    if (mediaType === 'text/html' || mediaType === 'text/event-stream') return
+    const validate = ajv.compile({ $ref: `openapi${pointer}/content/${escape(mediaType)}/schema` })
+    const valid = validate(JSON.parse(reply.text))
+    assert.ok(valid, `${method.toUpperCase()} ${path} ${reply.status}: ${ajv.errorsText(validate.errors)}\n${reply.text.slice(0, 500)}`)
+  }
+
+  it('on the Calendar surface', async () => {
+    const tenant = await createTenant(server.db)
+    const ids = await insertJobStatuses(server.db, tenant.organizationId, 30)
+    await insertJobStatus(server.db, tenant.organizationId, { status: 'failed', errors: { base: ['broke'] }, started_at: '2026-01-02T03:04:05Z' })
+    const auth = { token: tenant.token }
+    check('/calendar/v2', 'get', await request(server.url, '/calendar/v2', auth))
+    check('/calendar/v2', 'get', await request(server.url, '/calendar/v2', { token: 'nope' }))
+    check('/calendar/v2', 'get', await request(server.url, '/calendar/v2', { basic: { appId: tenant.pat.appId, secret: 'wrong' } }))
+    check('/calendar/v2/job_statuses', 'get', await request(server.url, '/calendar/v2/job_statuses?per_page=10&offset=10', auth))
+    const everything = 'completed_at,created_at,created_by,errors,failed_at,kind,message,outputs,progress,results,results_count,retries,runtime,started_at,status,total,updated_at'
+    check('/calendar/v2/job_statuses', 'get', await request(server.url, `/calendar/v2/job_statuses?fields[JobStatus]=${everything}&where[status]=failed&order=-started_at`, auth))
+    check('/calendar/v2/job_statuses', 'get', await request(server.url, '/calendar/v2/job_statuses?per_page=abc', auth))
+    check('/calendar/v2/job_statuses/{id}', 'get', await request(server.url, `/calendar/v2/job_statuses/${ids[0]}`, auth))
+    check('/calendar/v2/job_statuses/{id}', 'get', await request(server.url, `/calendar/v2/job_statuses/${ids[0]}?fields[JobStatus]=${everything}`, auth))
+    check('/calendar/v2/job_statuses/{id}', 'get', await request(server.url, '/calendar/v2/job_statuses/999999999999', auth))
+    const etag = (await request(server.url, '/calendar/v2/job_statuses', auth)).headers.get('etag')!
+    check('/calendar/v2/job_statuses', 'get', await request(server.url, '/calendar/v2/job_statuses', { ...auth, headers: { 'If-None-Match': etag, 'Cache-Control': 'max-age=0' } }))
+    check('/calendar/v2/open_api/2022-07-07', 'get', await request(server.url, '/calendar/v2/open_api/2022-07-07'))
+    check('/openapi.json', 'get', await request(server.url, '/openapi.json'))
+    assert.ok(checked.has('get /calendar/v2/job_statuses 304'))
+  })
+
+  it('on the write API', async () => {
+    const tenant = await createTenant(server.db)
+    const token = await createToken(server.db, tenant.personId, { scopes: ['jobs', 'calendar'] })
+    const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${server.url}${path}`, {
+        method,
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/vnd.api+json', ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }).then(async (r) => ({ status: r.status, headers: r.headers, text: await r.text(), get json() { return JSON.parse(this.text) } }) as Reply)
+
+    const created = await send('POST', '/jobs/v1/job_statuses', { data: { type: 'JobStatus', attributes: { kind: 'import', total: 3, outputs: [{ name: 'people', records_count: 3, url: null }] } } }, { 'Idempotency-Key': 'k1' })
+    check('/jobs/v1/job_statuses', 'post', created)
+    const id = created.json.data.id
+    check('/jobs/v1/job_statuses', 'post', await send('POST', '/jobs/v1/job_statuses', { data: { attributes: { total: -1 } } }))
+    check('/jobs/v1/job_statuses', 'post', await send('POST', '/jobs/v1/job_statuses', { data: { attributes: { total: 4 } } }, { 'Idempotency-Key': 'k1' }))
+    check('/jobs/v1/job_statuses/{id}', 'patch', await send('PATCH', `/jobs/v1/job_statuses/${id}`, { data: { attributes: { message: 'starting' } } }))
+    check('/jobs/v1/job_statuses/{id}/progress', 'post', await send('POST', `/jobs/v1/job_statuses/${id}/progress`, { data: { attributes: { increment: 1 } } }))
+    check('/jobs/v1/job_statuses/{id}/transitions', 'post', await send('POST', `/jobs/v1/job_statuses/${id}/transitions`, { data: { attributes: { status: 'working' } } }))
+    check('/jobs/v1/job_statuses/{id}/transitions', 'post', await send('POST', `/jobs/v1/job_statuses/${id}/transitions`, { data: { attributes: { status: 'queued' } } }))
+    check('/jobs/v1/job_statuses/{id}/progress', 'post', await send('POST', `/jobs/v1/job_statuses/${id}/progress`, { data: { attributes: { increment: 2, message: 'two more' } } }))
+    check(
+      '/jobs/v1/job_statuses/{id}/results',
+      'post',
+      await send('POST', `/jobs/v1/job_statuses/${id}/results`, { data: [{ id: '7', action: 'create', success: true, status: 'Created', errors: null, title: 'Ann' }] }),
+    )
+    check('/jobs/v1/job_statuses/{id}', 'get', await send('GET', `/jobs/v1/job_statuses/${id}`))
+    check('/jobs/v1/job_statuses/{id}', 'get', await send('GET', '/jobs/v1/job_statuses/999999999999'))
+    check('/jobs/v1/job_statuses/{id}', 'get', await request(server.url, `/jobs/v1/job_statuses/${id}`, { token: tenant.token }))
+    const events = await fetch(`${server.url}/jobs/v1/job_statuses/${id}/events`, { headers: { Authorization: `Bearer ${token}` } })
+    check('/jobs/v1/job_statuses/{id}/events', 'get', { status: events.status, headers: events.headers, text: '', json: undefined })
+    await events.body?.cancel()
+    assert.ok(checked.has('post /jobs/v1/job_statuses/{id}/transitions 409'))
+    assert.ok(checked.has('post /jobs/v1/job_statuses 422'))
+  })
+
+  it('on the OAuth endpoints', async () => {
+    const person = await createSignInPerson(server.db)
+    const { clientId, clientSecret } = await registerApplication(server.db)
+    const { verifier, challenge } = pkcePair()
+    const authorize = `${server.url}/oauth/authorize?${new URLSearchParams({ client_id: clientId, redirect_uri: REDIRECT_URI, response_type: 'code', code_challenge: challenge, code_challenge_method: 'S256' })}`
+    const page = await fetch(authorize)
+    check('/oauth/authorize', 'get', { status: page.status, headers: page.headers, text: await page.text(), json: undefined })
+    const code = new URL((await submitConsent(authorize, person)).location!).searchParams.get('code')!
+    const token = await postForm(`${server.url}/oauth/token`, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, client_id: clientId, client_secret: clientSecret, code_verifier: verifier })
+    check('/oauth/token', 'post', token as unknown as Reply)
+    check('/oauth/token', 'post', (await postForm(`${server.url}/oauth/token`, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, client_id: clientId, client_secret: clientSecret, code_verifier: verifier })) as unknown as Reply)
+    check('/oauth/token', 'post', (await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: 'x', client_id: clientId, client_secret: 'wrong' })) as unknown as Reply)
+    check('/oauth/revoke', 'post', (await postForm(`${server.url}/oauth/revoke`, { token: String(token.json.access_token), client_id: clientId, client_secret: clientSecret })) as unknown as Reply)
+    const unknown = await fetch(`${server.url}/oauth/authorize?client_id=nobody&response_type=code`)
+    check('/oauth/authorize', 'get', { status: unknown.status, headers: unknown.headers, text: await unknown.text(), json: undefined })
+  })
+
+  it('in the Zendesk and Xplenty dialects', async () => {
+    const tenant = await createTenant(server.db)
+    const [first, second] = await insertJobStatuses(server.db, tenant.organizationId, 3)
+    const auth = { token: tenant.token }
+    check('/api/v2/job_statuses.json', 'get', await request(server.url, '/api/v2/job_statuses.json?per_page=2', auth))
+    check('/api/v2/job_statuses.json', 'get', await request(server.url, '/api/v2/job_statuses.json', { token: 'nope' }))
+    check('/api/v2/job_statuses/show_many.json', 'get', await request(server.url, `/api/v2/job_statuses/show_many.json?ids=${second},${first}`, auth))
+    check('/api/v2/job_statuses/show_many.json', 'get', await request(server.url, '/api/v2/job_statuses/show_many.json', auth))
+    check('/api/v2/job_statuses/{id}.json', 'get', await request(server.url, `/api/v2/job_statuses/${first}.json`, auth))
+    check('/api/v2/job_statuses/{id}.json', 'get', await request(server.url, '/api/v2/job_statuses/999999999999.json', auth))
+    const account = tenant.organizationId
+    check('/{account_id}/api/jobs', 'get', await request(server.url, `/${account}/api/jobs?limit=2`, auth))
+    check('/{account_id}/api/jobs', 'get', await request(server.url, `/${account}/api/jobs`, { ...auth, headers: { Accept: 'text/csv' } }))
+    check('/{account_id}/api/jobs/{job_id}', 'get', await request(server.url, `/${account}/api/jobs/${first}`, auth))
+    check('/{account_id}/api/jobs/{job_id}', 'get', await request(server.url, `/${account}/api/jobs/999999999999`, auth))
+    check('/{account_id}/api/jobs/{job_id}', 'get', await request(server.url, `/${account}/api/jobs/${first}`, { token: 'nope' }))
+  })
+
+  it('covered every operation of the document', () => {
+    const operations = Object.entries<Json>(document.paths).flatMap(([path, item]) => METHODS.filter((m) => item[m]).map((m) => `${m} ${path}`))
+    const exercised = new Set([...checked].map((key) => key.split(' ').slice(0, 2).join(' ')))
+    assert.deepEqual(operations.filter((operation) => !exercised.has(operation)), [])
+  })
+})
