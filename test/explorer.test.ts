@@ -47,30 +47,54 @@ async function newContext(viewport: { width: number; height: number }): Promise<
     const url = new URL(r.url())
     if (url.protocol !== 'data:') hosts.add(url.host)
   })
-  return { context, page: await context.newPage(), hosts }
+  const page = await context.newPage()
+  // A script error in the page fails the test that caused it.
+  page.on('pageerror', (error) => {
+    throw error
+  })
+  return { context, page, hosts }
 }
 
 // Phones are shown as the person sees them, one screen; desktops whole.
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: !name.startsWith('phone') })
 
-async function shownStatus(page: Page): Promise<string> {
-  await page.locator('#response[aria-busy="false"] #status').waitFor()
-  return (await page.locator('#status').textContent()) ?? ''
+// The page's policy forbids eval, so nothing here runs a function in the page while it waits:
+// the explorer marks each finished answer on #response (data-sequence, data-answered-path).
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function answerMarks(page: Page) {
+  const response = page.locator('#response')
+  return { sequence: Number((await response.getAttribute('data-sequence')) ?? 0), path: await response.getAttribute('data-answered-path'), busy: await response.getAttribute('aria-busy') }
 }
 
-/** Waits until the explorer has answered `path` (its address bar shows it and the request is done). */
-async function answered(page: Page, pathAndQuery: string): Promise<string> {
-  try {
-    await page.waitForFunction(
-      `document.getElementById('path-input').value === ${JSON.stringify(pathAndQuery)} && document.getElementById('response').getAttribute('aria-busy') === 'false'`,
-      undefined,
-      { timeout: 10_000 },
-    )
-  } catch (error) {
-    const shown = await page.locator('#path-input').inputValue()
-    throw new Error(`the explorer did not answer ${pathAndQuery}; it shows ${shown}`, { cause: error })
+/**
+ * Does `action` and waits for the explorer's next answer; returns the status it shows.
+ * With `expectedPath`, the answer must be for that path.
+ */
+async function act(page: Page, action: () => Promise<unknown>, expectedPath?: string): Promise<string> {
+  const before = (await answerMarks(page)).sequence
+  await action()
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const marks = await answerMarks(page)
+    if (marks.sequence > before && marks.busy === 'false') {
+      if (expectedPath !== undefined) assert.equal(marks.path, expectedPath)
+      return (await page.locator('#status').textContent()) ?? ''
+    }
+    if (Date.now() > deadline) throw new Error(`no answer from the explorer after ${before}; it shows ${JSON.stringify(marks)}`)
+    await sleep(25)
   }
-  return shownStatus(page)
+}
+
+/** Waits for the first answer of a freshly loaded explorer page; returns the status it shows. */
+async function loaded(page: Page, expectedPath: string): Promise<string> {
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const marks = await answerMarks(page)
+    if (marks.path === expectedPath && marks.busy === 'false') return (await page.locator('#status').textContent()) ?? ''
+    if (Date.now() > deadline) throw new Error(`the explorer did not answer ${expectedPath}; it shows ${JSON.stringify(marks)}`)
+    await sleep(25)
+  }
 }
 
 async function shownRowIds(page: Page): Promise<string[]> {
@@ -93,23 +117,21 @@ describe('the API explorer in Chromium', { skip }, () => {
     await page.getByLabel('Password').fill(person.password)
     await page.getByRole('button', { name: /allow/i }).click()
     await page.waitForURL((url) => url.pathname === '/explorer/' && !url.search)
-    assert.equal(await answered(page, '/calendar/v2'), '200 OK')
+    assert.equal(await loaded(page, '/calendar/v2'), '200 OK')
     assert.match((await page.locator('#identity').textContent()) ?? '', /Signed in with OAuth/)
     const organization = (await request(server.url, '/calendar/v2', { token: person.token })).json.data
     assert.equal(await page.locator('#record dd[data-attribute="name"]').textContent(), organization.attributes.name)
     await shot(page, 'desktop-3-organization')
 
     // 2. Open job_statuses from the link in the answer.
-    await page.locator('#record a', { hasText: '/calendar/v2/job_statuses' }).click()
-    assert.equal(await answered(page, '/calendar/v2/job_statuses'), '200 OK')
+    assert.equal(await act(page, () => page.locator('#record a', { hasText: '/calendar/v2/job_statuses' }).click(), '/calendar/v2/job_statuses'), '200 OK')
     assert.deepEqual(await shownRowIds(page), ids.slice(0, 25))
     assert.equal(await page.locator('#page-info').textContent(), `1–25 of ${ROWS}`)
 
     // 3. Forward twice by links.next, then open a job.
-    await page.getByRole('button', { name: 'Next →' }).click()
-    await answered(page, '/calendar/v2/job_statuses?offset=25')
-    await page.getByRole('button', { name: 'Next →' }).click()
-    assert.equal(await answered(page, '/calendar/v2/job_statuses?offset=50'), '200 OK')
+    const next = page.getByRole('button', { name: 'Next →' })
+    assert.equal(await act(page, () => next.click(), '/calendar/v2/job_statuses?offset=25'), '200 OK')
+    assert.equal(await act(page, () => next.click(), '/calendar/v2/job_statuses?offset=50'), '200 OK')
     // 4. What is shown is what the API answers for the same page.
     const third = (await request(server.url, '/calendar/v2/job_statuses?offset=50&per_page=25', { token: person.token })).json
     assert.deepEqual(await shownRowIds(page), third.data.map((row: { id: string }) => row.id))
@@ -122,8 +144,7 @@ describe('the API explorer in Chromium', { skip }, () => {
     await shot(page, 'desktop-4-third-page')
 
     const job = third.data[0]
-    await page.getByRole('link', { name: `Open job status ${job.id}` }).click()
-    assert.equal(await answered(page, `/calendar/v2/job_statuses/${job.id}`), '200 OK')
+    assert.equal(await act(page, () => page.getByRole('link', { name: `Open job status ${job.id}` }).click(), `/calendar/v2/job_statuses/${job.id}`), '200 OK')
     const read = (await request(server.url, `/calendar/v2/job_statuses/${job.id}`, { token: person.token })).json.data
     assert.equal(await page.locator('#record dd[data-attribute="id"]').textContent(), read.id)
     assert.equal(await page.locator('#record dd[data-attribute="status"]').textContent(), read.attributes.status)
@@ -146,8 +167,7 @@ describe('the API explorer in Chromium', { skip }, () => {
 
     // 5. A 404, typed into the address bar.
     await page.getByLabel('Path').fill('/calendar/v2/job_statuses/999999999999')
-    await page.getByLabel('Path').press('Enter')
-    assert.equal(await answered(page, '/calendar/v2/job_statuses/999999999999'), '404 Not Found')
+    assert.equal(await act(page, () => page.getByLabel('Path').press('Enter'), '/calendar/v2/job_statuses/999999999999'), '404 Not Found')
     assert.match((await page.locator('#problem').textContent()) ?? '', /could not be found/)
     assert.match((await page.locator('#body').textContent()) ?? '', /"errors"/)
     await shot(page, 'desktop-6-not-found')
@@ -159,8 +179,7 @@ describe('the API explorer in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Sign in with OAuth' }).waitFor()
     assert.equal((await request(server.url, '/calendar/v2', { token })).status, 401)
     await page.getByLabel('Access token').fill(token)
-    await page.getByRole('button', { name: 'Use this token' }).first().click()
-    assert.equal(await shownStatus(page), '401 Unauthorized')
+    assert.equal(await act(page, () => page.getByRole('button', { name: 'Use this token' }).first().click()), '401 Unauthorized')
     assert.match((await page.locator('#problem').textContent()) ?? '', /could not be authenticated.*Sign out and sign in again/s)
     assert.match((await page.locator('#body').textContent()) ?? '', /CAPUCHIN/)
     await shot(page, 'desktop-7-unauthorized')
@@ -175,33 +194,27 @@ describe('the API explorer in Chromium', { skip }, () => {
     await page.goto(`${server.url}/explorer/`)
     await page.getByLabel('Application ID').fill(person.pat.appId)
     await page.getByLabel('Secret').fill(person.pat.secret)
-    await page.getByLabel('Secret').press('Enter')
-    assert.equal(await answered(page, '/calendar/v2'), '200 OK')
+    assert.equal(await act(page, () => page.getByLabel('Secret').press('Enter'), '/calendar/v2'), '200 OK')
     assert.match((await page.locator('#identity').textContent()) ?? '', /Personal access token/)
 
     // "/" goes to the address bar.
     await page.locator('body').press('/')
     assert.equal(await page.evaluate('document.activeElement.id'), 'path-input')
     await page.keyboard.type('/calendar/v2/job_statuses')
-    await page.keyboard.press('Enter')
-    assert.equal(await answered(page, '/calendar/v2/job_statuses'), '200 OK')
+    assert.equal(await act(page, () => page.keyboard.press('Enter'), '/calendar/v2/job_statuses'), '200 OK')
 
     // The list controls: where[status], per_page and fields, applied with the keyboard.
     await page.getByRole('group', { name: 'where[status]' }).getByRole('checkbox', { name: 'failed', exact: true }).check()
     await page.getByLabel('per_page').fill('10')
     await page.getByRole('group', { name: 'fields[JobStatus]' }).getByRole('checkbox', { name: 'status', exact: true }).check()
-    await page.getByLabel('per_page').press('Enter')
-    assert.equal(await answered(page, '/calendar/v2/job_statuses?per_page=10&where[status]=failed&fields[JobStatus]=status'), '200 OK')
+    assert.equal(await act(page, () => page.getByLabel('per_page').press('Enter'), '/calendar/v2/job_statuses?per_page=10&where[status]=failed&fields[JobStatus]=status'), '200 OK')
     assert.deepEqual(await shownRowIds(page), [failed])
     assert.deepEqual(await page.locator('#rows thead th').allTextContents(), ['id', 'status'])
 
     // "]" is the next page; "[" the previous one.
-    await page.getByRole('button', { name: 'Clear' }).click()
-    await answered(page, '/calendar/v2/job_statuses')
-    await page.locator('body').press(']')
-    assert.equal(await answered(page, '/calendar/v2/job_statuses?offset=25'), '200 OK')
-    await page.locator('body').press('[')
-    assert.equal(await answered(page, '/calendar/v2/job_statuses?offset=0'), '200 OK')
+    await act(page, () => page.getByRole('button', { name: 'Clear' }).click(), '/calendar/v2/job_statuses')
+    assert.equal(await act(page, () => page.locator('body').press(']'), '/calendar/v2/job_statuses?offset=25'), '200 OK')
+    assert.equal(await act(page, () => page.locator('body').press('['), '/calendar/v2/job_statuses?offset=0'), '200 OK')
 
     // A fold opens and closes with Enter.
     const fold = page.locator('#body details > summary').nth(1)
@@ -219,8 +232,7 @@ describe('the API explorer in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Sign out' }).click()
     await page.getByLabel('Application ID').fill(person.pat.appId)
     await page.getByLabel('Secret').fill('wrong')
-    await page.getByLabel('Secret').press('Enter')
-    assert.equal(await shownStatus(page), '401 Unauthorized')
+    assert.equal(await act(page, () => page.getByLabel('Secret').press('Enter')), '401 Unauthorized')
     assert.match((await page.locator('#problem').textContent()) ?? '', /HTTP Basic: Access denied\./)
     await shot(page, 'phone-2-unauthorized')
 
@@ -235,10 +247,10 @@ describe('the API explorer in Chromium', { skip }, () => {
       const { context, page } = await newContext({ width: 1280, height: 900 })
       await page.goto(`${limited.url}/explorer/`)
       await page.getByLabel('Access token').fill(other.token)
-      await page.getByLabel('Access token').press('Enter')
-      await answered(page, '/calendar/v2')
-      for (let i = 0; i < 2; i++) await page.getByRole('button', { name: 'Send' }).click()
-      assert.equal(await shownStatus(page), '429 Too Many Requests')
+      assert.equal(await act(page, () => page.getByLabel('Access token').press('Enter'), '/calendar/v2'), '200 OK')
+      const send = page.getByRole('button', { name: 'Send' })
+      assert.equal(await act(page, () => send.click(), '/calendar/v2'), '200 OK')
+      assert.equal(await act(page, () => send.click(), '/calendar/v2'), '429 Too Many Requests')
       assert.match((await page.locator('#problem').textContent()) ?? '', /Wait \d+ seconds/)
       await shot(page, 'desktop-8-rate-limited')
       await context.close()

@@ -180,36 +180,41 @@ function curlLine(url, credentials, masked) {
 
 // ---- JSON view ------------------------------------------------------------------------------
 
-/** @param {unknown} value @returns {Node} */
-function jsonValue(value) {
-  if (value === null) return make('span', { class: 'j-null' }, ['null'])
+/**
+ * The value as highlighted JSON, objects and arrays foldable. `suffix` (a comma) goes right after the
+ * value's last character, inside its fold, so it stays on the closing bracket's line.
+ * @param {unknown} value @param {string} [suffix] @returns {Node[]}
+ */
+function jsonValue(value, suffix = '') {
+  const comma = suffix ? [make('span', { class: 'j-punct' }, [suffix])] : []
+  if (value === null) return [make('span', { class: 'j-null' }, ['null']), ...comma]
   if (typeof value === 'string') {
     const path = /^https?:\/\//.test(value) ? ownPath(value) : undefined
     const text = JSON.stringify(value)
-    if (path) return make('a', { class: 'j-string j-link', href: `#${path}`, title: `Open ${path}` }, [text])
-    return make('span', { class: 'j-string' }, [text])
+    if (path) return [make('a', { class: 'j-string j-link', href: `#${path}`, title: `Open ${path}` }, [text]), ...comma]
+    return [make('span', { class: 'j-string' }, [text]), ...comma]
   }
-  if (typeof value === 'number') return make('span', { class: 'j-number' }, [String(value)])
-  if (typeof value === 'boolean') return make('span', { class: 'j-boolean' }, [String(value)])
+  if (typeof value === 'number') return [make('span', { class: 'j-number' }, [String(value)]), ...comma]
+  if (typeof value === 'boolean') return [make('span', { class: 'j-boolean' }, [String(value)]), ...comma]
   const isArray = Array.isArray(value)
   const entries = isArray ? value.map((item, i) => /** @type {[string, unknown]} */ ([String(i), item])) : Object.entries(/** @type {object} */ (value))
   const [opening, closing] = isArray ? ['[', ']'] : ['{', '}']
-  if (entries.length === 0) return make('span', { class: 'j-punct' }, [opening + closing])
+  if (entries.length === 0) return [make('span', { class: 'j-punct' }, [opening + closing + suffix])]
   const list = make('ul', { class: 'j-members' })
   entries.forEach(([key, item], i) => {
     const row = make('li')
     if (!isArray) row.append(make('span', { class: 'j-key' }, [JSON.stringify(key)]), make('span', { class: 'j-punct' }, [': ']))
-    row.append(jsonValue(item))
-    if (i < entries.length - 1) row.append(make('span', { class: 'j-punct' }, [',']))
+    row.append(...jsonValue(item, i < entries.length - 1 ? ',' : ''))
     list.append(row)
   })
   const count = isArray ? `${entries.length} item${entries.length === 1 ? '' : 's'}` : `${entries.length} key${entries.length === 1 ? '' : 's'}`
-  const details = make('details', { open: '' }, [
-    make('summary', {}, [make('span', { class: 'j-punct' }, [opening]), make('span', { class: 'j-count' }, [` ${count} `])]),
-    list,
-    make('span', { class: 'j-punct' }, [closing]),
-  ])
-  return details
+  return [
+    make('details', { open: '' }, [
+      make('summary', {}, [make('span', { class: 'j-punct' }, [opening]), make('span', { class: 'j-count' }, [` ${count} ${closing}${suffix}`])]),
+      list,
+      make('span', { class: 'j-punct' }, [closing + suffix]),
+    ]),
+  ]
 }
 
 // ---- Views of a document --------------------------------------------------------------------
@@ -295,9 +300,9 @@ async function send(path) {
     answer = await fetch(url, { credentials: 'omit', cache: 'no-store', headers: { Accept: 'application/vnd.api+json', Authorization: authorizationHeader(credentials) } })
   } catch (error) {
     if (mine !== sequence) return
-    response.setAttribute('aria-busy', 'false')
     element('summary').textContent = `GET ${url} → no answer`
     showProblem(`The server could not be reached: ${error instanceof Error ? error.message : String(error)}`, undefined)
+    answered(path, mine)
     return
   }
   const text = await answer.text()
@@ -310,8 +315,16 @@ async function send(path) {
   } catch {
     // Not JSON (Planning Center's HTTP Basic refusal is text/html): shown as it came.
   }
-  response.setAttribute('aria-busy', 'false')
   showAnswer(url, credentials, answer, body, elapsed)
+  answered(path, mine)
+}
+
+/** Marks the response as done: for people (aria-busy) and for tests waiting on the n-th answer. @param {string} path @param {number} n */
+function answered(path, n) {
+  const response = element('response')
+  response.dataset.answeredPath = path
+  response.dataset.sequence = String(n)
+  response.setAttribute('aria-busy', 'false')
 }
 
 /** @param {string} message @param {Record<string, unknown> | undefined} error */
@@ -369,7 +382,7 @@ function showAnswer(url, credentials, answer, body, elapsed) {
   updatePager(body)
   element('curl-line').textContent = curlLine(url, credentials, true)
   element('curl-line').dataset.url = url
-  element('body').replaceChildren(typeof body === 'string' ? make('pre', { class: 'raw' }, [body]) : jsonValue(body))
+  element('body').replaceChildren(...(typeof body === 'string' ? [make('pre', { class: 'raw' }, [body])] : jsonValue(body)))
 }
 
 /** @param {unknown} body */
