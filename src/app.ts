@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import { authenticate, authMethodOf } from './auth/authenticate'
 import { FailureThrottle } from './auth/failure-throttle'
 import { oauthRoutes } from './auth/oauth/routes'
+import { KnownTokens } from './auth/known-tokens'
 import { rateLimit } from './auth/rate-limit'
 import type { Config } from './config'
 import { apiVersion } from './http/api-version'
@@ -15,7 +16,8 @@ import { requestLog } from './http/request-log'
 import { NotFound } from './jsonapi/errors'
 import { xplentyRoutes } from './dialects/xplenty'
 import { zendeskRoutes } from './dialects/zendesk'
-import { jobStatusRoutes } from './job-statuses/routes'
+import { jobStatusRoutes, knownCallerRoutes } from './job-statuses/routes'
+import { PositionCache } from './job-statuses/positions'
 import type { JobStatusNotifications } from './job-statuses/notifications'
 import { jobWriteRoutes } from './job-statuses/write-routes'
 import { organizationRoutes } from './organizations/routes'
@@ -58,12 +60,15 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
   // Everything under /calendar is authenticated, unknown paths included, as on PCO.
   calendar.use((req, _res, next) => next(/^\/calendar(\/|$)/.test(req.path) ? undefined : 'router'))
   calendar.use(apiVersion)
-  calendar.use(authenticate({ db, now, scope: 'calendar', throttle, counters, rateLimitPeriod: config.rateLimitPeriod }))
-  calendar.use(
-    rateLimit({ db: counters, limit: config.rateLimit, deepOffsetLimit: config.rateLimitDeepOffset, periodSeconds: config.rateLimitPeriod, now }),
-  )
+  const rules = { limit: config.rateLimit, deepOffsetLimit: config.rateLimitDeepOffset, periodSeconds: config.rateLimitPeriod }
+  const knownTokens = new KnownTokens()
+  const positions = new PositionCache(db)
+  // A token seen valid before skips the lookup: the list and read re-check it in their own statement.
+  calendar.use(knownCallerRoutes({ db, counters, baseUrl, positions, knownTokens, throttle, rateLimit: rules, now }))
+  calendar.use(authenticate({ db, now, scope: 'calendar', throttle, counters, rateLimitPeriod: config.rateLimitPeriod, knownTokens }))
+  calendar.use(rateLimit({ db: counters, now, ...rules }))
   calendar.use(organizationRoutes(db, baseUrl))
-  calendar.use(jobStatusRoutes(db, baseUrl))
+  calendar.use(jobStatusRoutes({ db, baseUrl, positions }))
   app.use(calendar)
 
   // The Zendesk and Xplenty dialects read the same store, with the PCO surface's bearer tokens and limits.

@@ -7,7 +7,8 @@ import { BasicAccessDenied, Unauthorized, type UnauthorizedHint } from '../jsona
 import { findAccessTokenAndCount, findPersonalAccessToken } from './credentials'
 import { clientAddress, type FailureThrottle } from './failure-throttle'
 import type { Window } from './rate-limit'
-import { secretMatches } from './secrets'
+import type { KnownTokens } from './known-tokens'
+import { digestSecret, secretMatches } from './secrets'
 
 export type AuthMethod = 'OAuth2' | 'HTTPBasic'
 
@@ -66,13 +67,15 @@ export interface AuthenticateOptions {
   /** Where a valid bearer token's request is counted, in the same statement as its lookup. */
   counters: Knex
   rateLimitPeriod: number
+  /** Where a valid bearer token is remembered, for routes that re-check it in their own statement. */
+  knownTokens?: KnownTokens
 }
 
 /**
  * Authenticates every request it guards. Bearer tokens are checked by passport-http-bearer with a
  * verify function that reports why a token fails, so the 401 can carry PCO's hint.
  */
-export function authenticate({ db, now, scope, throttle, counters, rateLimitPeriod }: AuthenticateOptions): RequestHandler {
+export function authenticate({ db, now, scope, throttle, counters, rateLimitPeriod, knownTokens }: AuthenticateOptions): RequestHandler {
   // An instance of our own: passport's default export is one global, shared by every app in the process.
   const passport = new Passport()
   const strategyName = 'bearer'
@@ -93,6 +96,7 @@ export function authenticate({ db, now, scope, throttle, counters, rateLimitPeri
             scopes: row.scopes,
             ...(row.window ? { window: row.window } : {}),
           }
+          knownTokens?.remember(digestSecret(token), { personId: row.person_id, organizationId: row.organization_id, scopes: row.scopes })
           return done(null, principal)
         }
         return done(null, false, hint ?? '')

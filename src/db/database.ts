@@ -41,9 +41,10 @@ export function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'd
 /**
  * The connections that count requests for the rate limit. On PostgreSQL they commit without waiting
  * for the WAL to reach disk (synchronous_commit off): a count lost in a crash costs nothing, while
- * an fsync per request cost about 30% of throughput (docs/performance.md). Job data never goes through them.
+ * an fsync per request cost about 30% of throughput (docs/performance.md). Job data is never written through them;
+ * the hot list and read run here, since their one statement also counts the request.
  */
-export function openCounterDatabase(config: Pick<Config, 'databaseUrl'>, main: Database, logger?: Logger): Database {
+export function openCounterDatabase(config: Pick<Config, 'databaseUrl' | 'databasePoolMax'>, main: Database, logger?: Logger): Database {
   if (config.databaseUrl === undefined) return main
   return knex({
     log: knexLog(logger),
@@ -51,7 +52,8 @@ export function openCounterDatabase(config: Pick<Config, 'databaseUrl'>, main: D
     connection: { connectionString: config.databaseUrl, application_name: 'pco-job-status-counters' },
     pool: {
       min: 0,
-      max: 4,
+      // The hot reads run here too, with the count in their statement (job-statuses/routes.ts).
+      max: config.databasePoolMax,
       idleTimeoutMillis: 30_000,
       afterCreate: (connection: { query(sql: string, done: (error: Error | null) => void): void }, done: (error: Error | null, connection: unknown) => void) => {
         connection.query('SET synchronous_commit = off', (error) => done(error, connection))

@@ -1,6 +1,8 @@
 // Reads job statuses, always scoped to one organization and in a total order.
 import type { Knex } from 'knex'
 import type { Page } from '../jsonapi/pagination'
+import { checkedWindow, type TokenCheck } from '../auth/known-tokens'
+import type { Window } from '../auth/rate-limit'
 import { STEP, type PositionCache } from './positions'
 
 export interface JobStatusRow {
@@ -81,29 +83,40 @@ interface PageRow extends Record<string, unknown> {
  * ids are chosen from the (organization_id, id) index first and joined back, which skips rows about
  * ten times faster than OFFSET over whole rows; `fromId` lets a deep page start near its first row.
  */
-async function selectPage(db: Knex, organizationId: string, fromId: string, skip: number, limit: number) {
-  const { rows } = await db.raw(
-    `SELECT c.total AS organization_total, c.version::text AS organization_version, j.*
+async function selectPage(db: Knex, organizationId: string, fromId: string, skip: number, limit: number, check?: TokenCheck) {
+  const page = `SELECT c.total AS organization_total, c.version::text AS organization_version, j.*
      FROM job_status_counts AS c
      LEFT JOIN LATERAL (
        SELECT ${COLUMNS.join(', ')} FROM job_statuses
        WHERE id IN (SELECT id FROM job_statuses WHERE organization_id = c.organization_id AND id >= :fromId
                     ORDER BY id OFFSET :skip LIMIT :limit)
      ) AS j ON true
-     WHERE c.organization_id = :organizationId
-     ORDER BY j.id`,
-    { organizationId, fromId, skip, limit },
-  )
+     WHERE c.organization_id = :organizationId`
+  const bindings = { organizationId, fromId, skip, limit }
+  const { rows } = check
+    ? await db.raw(
+        `WITH ${check.ctes}
+         SELECT counted.count AS caller_count, counted.window_started_at AS caller_window_started_at, p.*
+         FROM (SELECT 1) AS one LEFT JOIN counted ON true LEFT JOIN LATERAL (${page}) AS p ON true
+         ORDER BY p.id`,
+        { ...check.bindings, ...bindings },
+      )
+    : await db.raw(`${page} ORDER BY j.id`, bindings)
   const pageRows = rows as PageRow[]
   const first = pageRows[0]
   return {
-    totalCount: first ? Number(first.organization_total) : 0,
-    version: first?.organization_version,
+    totalCount: first?.organization_total != null ? Number(first.organization_total) : 0,
+    version: first?.organization_version ?? undefined,
     rows: pageRows.filter((row) => row.id !== null).map(fromDatabase),
+    window: checkedWindow(first),
   }
 }
 
-/** A page of an organization's job statuses in id order, exactly as `ORDER BY id LIMIT … OFFSET …` would give it. */
+/**
+ * A page of an organization's job statuses in id order, exactly as `ORDER BY id LIMIT … OFFSET …` would
+ * give it. With `check`, the first statement also re-checks the caller's token and counts the request
+ * (`window` is undefined when the token is no longer valid).
+ */
 export async function listJobStatuses(
   db: Knex,
   positions: PositionCache,
@@ -111,17 +124,24 @@ export async function listJobStatuses(
   page: Page,
   filter: ListFilter = {},
   order: ListOrder = DEFAULT_ORDER,
-): Promise<{ rows: JobStatusRow[]; totalCount: number }> {
-  if (!isPlainList(filter, order)) return listFiltered(db, organizationId, filter, order, page)
-  const anchor = positions.anchor(organizationId, page.offset)
-  if (anchor) {
-    const result = await selectPage(db, organizationId, anchor.fromId, anchor.skip, page.perPage)
-    // Positions hold only while no row was inserted or deleted since they were taken.
-    if (result.version === anchor.version) return result
+  check?: TokenCheck,
+): Promise<{ rows: JobStatusRow[]; totalCount: number; window?: Window }> {
+  if (!isPlainList(filter, order)) {
+    if (check) throw new Error('a token check runs only with a plain list')
+    return listFiltered(db, organizationId, filter, order, page)
   }
-  const result = await selectPage(db, organizationId, '0', page.offset, page.perPage)
+  const anchor = positions.anchor(organizationId, page.offset)
+  let window: Window | undefined
+  if (anchor) {
+    const result = await selectPage(db, organizationId, anchor.fromId, anchor.skip, page.perPage, check)
+    // Positions hold only while no row was inserted or deleted since they were taken.
+    if (result.version === anchor.version || (check && !result.window)) return result
+    window = result.window
+    check = undefined
+  }
+  const result = await selectPage(db, organizationId, '0', page.offset, page.perPage, check)
   if (page.offset >= STEP && result.version !== undefined) await positions.refresh(organizationId)
-  return result
+  return { ...result, window: window ?? result.window }
 }
 
 /** A job's per-task results, in the order they were appended. */
@@ -156,6 +176,19 @@ function toResult(row: Record<string, unknown>): ResultRow {
 export async function findJobStatus(db: Knex, organizationId: string, id: string): Promise<JobStatusRow | undefined> {
   const row = await db('job_statuses').where({ organization_id: organizationId, id }).first(COLUMNS)
   return row && fromDatabase(row)
+}
+
+/** findJobStatus in the statement that re-checks the caller's token and counts the request. */
+export async function findJobStatusChecked(db: Knex, organizationId: string, id: string, check: TokenCheck): Promise<{ row?: JobStatusRow; window?: Window }> {
+  const { rows } = await db.raw(
+    `WITH ${check.ctes}
+     SELECT counted.count AS caller_count, counted.window_started_at AS caller_window_started_at, j.*
+     FROM (SELECT 1) AS one LEFT JOIN counted ON true
+     LEFT JOIN LATERAL (SELECT ${COLUMNS.join(', ')} FROM job_statuses WHERE organization_id = :organizationId AND id = :id) AS j ON true`,
+    { ...check.bindings, organizationId, id },
+  )
+  const [first] = rows as Array<Record<string, unknown>>
+  return { row: first && first.id !== null ? fromDatabase(first) : undefined, window: checkedWindow(first) }
 }
 
 const BULK_CHUNK = 100_000

@@ -1,15 +1,19 @@
 // GET /calendar/v2/job_statuses and /calendar/v2/job_statuses/{id}: parse, query, render.
-import { Router, type Request } from 'express'
+import { Router, type Request, type RequestHandler, type Response } from 'express'
 import type { Knex } from 'knex'
 import { principalOf } from '../auth/authenticate'
+import { clientAddress, type FailureThrottle } from '../auth/failure-throttle'
+import { tokenCheck, type KnownTokens } from '../auth/known-tokens'
+import { applyWindow, type RateLimitRules, type Window } from '../auth/rate-limit'
+import { digestSecret } from '../auth/secrets'
 import { answeredNotModified, listDocument, readDocument, selectAttributes, sendDocument, serializeResources, weakEtag } from '../jsonapi/document'
 import { MethodNotAllowed, NotFound } from '../jsonapi/errors'
 import { parseId } from '../jsonapi/format'
 import { pageLinks, pageMeta, parsePage } from '../jsonapi/pagination'
 import { parseQueryString } from '../jsonapi/query-string'
 import { CAN_ORDER_BY, CAN_QUERY_BY, parseListQuery } from './parameters'
-import { PositionCache } from './positions'
-import { findJobStatus, listJobStatuses, listResults, type JobStatusRow } from './query'
+import type { PositionCache } from './positions'
+import { findJobStatus, findJobStatusChecked, listJobStatuses, listResults, type JobStatusRow } from './query'
 import { JOB_STATUSES_PATH, jobStatusResource, type JobStatusWithResults } from './resource'
 
 /** What a document's rows contribute to its ETag: anything that changes a row bumps updated_at. */
@@ -22,28 +26,33 @@ async function withResults(db: Knex, rows: JobStatusRow[], attributes: readonly 
   return rows.map((row) => ({ ...row, results: results.get(row.id) ?? [] }))
 }
 
-export function jobStatusRoutes(db: Knex, baseUrl: () => string): Router {
+export interface JobStatusRoutesOptions {
+  db: Knex
+  baseUrl: () => string
+  positions: PositionCache
+}
+
+/** Parses a list request; throws the 400s. */
+function parseList(req: Request) {
+  const pairs = parseQueryString(req.originalUrl)
+  return { pairs, page: parsePage(pairs), ...parseListQuery(pairs), attributes: selectAttributes(jobStatusResource, pairs) }
+}
+
+type ParsedList = ReturnType<typeof parseList>
+
+export function jobStatusRoutes({ db, baseUrl, positions }: JobStatusRoutesOptions): Router {
   const router = Router()
-  const positions = new PositionCache(db)
   const readOnly = () => {
     throw new MethodNotAllowed(['GET', 'HEAD', 'OPTIONS'])
   }
-  const parent = (req: Request) => ({ id: principalOf(req).organizationId, type: 'Organization' })
 
   router
     .route(JOB_STATUSES_PATH)
     .get(async (req, res) => {
       const { organizationId } = principalOf(req)
-      const pairs = parseQueryString(req.originalUrl)
-      const page = parsePage(pairs)
-      const { filter, order } = parseListQuery(pairs)
-      const attributes = selectAttributes(jobStatusResource, pairs)
-      const { rows, totalCount } = await listJobStatuses(db, positions, organizationId, page, filter, order)
-      if (answeredNotModified(req, res, weakEtag(baseUrl(), req.originalUrl, totalCount, ...rows.map(rowVersion)))) return
-      const meta = { ...pageMeta(page, rows.length, totalCount), can_order_by: CAN_ORDER_BY, can_query_by: CAN_QUERY_BY }
-      const links = pageLinks(baseUrl(), JOB_STATUSES_PATH, pairs, meta)
-      const data = serializeResources(jobStatusResource, await withResults(db, rows, attributes), attributes, baseUrl())
-      sendDocument(res, listDocument(links, data, meta, parent(req)))
+      const list = parseList(req)
+      const { rows, totalCount } = await listJobStatuses(db, positions, organizationId, list.page, list.filter, list.order)
+      await sendList(db, baseUrl(), req, res, organizationId, list, rows, totalCount)
     })
     .all(readOnly)
 
@@ -55,12 +64,91 @@ export function jobStatusRoutes(db: Knex, baseUrl: () => string): Router {
       // Another organization's job answers exactly like a missing one (wire contract §2).
       const row = id === undefined ? undefined : await findJobStatus(db, organizationId, id)
       if (!row) throw new NotFound()
-      const attributes = selectAttributes(jobStatusResource, parseQueryString(req.originalUrl))
-      if (answeredNotModified(req, res, weakEtag(baseUrl(), req.originalUrl, rowVersion(row)))) return
-      const [data] = serializeResources(jobStatusResource, await withResults(db, [row], attributes), attributes, baseUrl())
-      sendDocument(res, readDocument(data!, parent(req)))
+      await sendRead(db, baseUrl(), req, res, organizationId, row)
     })
     .all(readOnly)
 
   return router
+}
+
+async function sendList(db: Knex, baseUrl: string, req: Request, res: Response, organizationId: string, list: ParsedList, rows: JobStatusRow[], totalCount: number) {
+  if (answeredNotModified(req, res, weakEtag(baseUrl, req.originalUrl, totalCount, ...rows.map(rowVersion)))) return
+  const meta = { ...pageMeta(list.page, rows.length, totalCount), can_order_by: CAN_ORDER_BY, can_query_by: CAN_QUERY_BY }
+  const links = pageLinks(baseUrl, JOB_STATUSES_PATH, list.pairs, meta)
+  const data = serializeResources(jobStatusResource, await withResults(db, rows, list.attributes), list.attributes, baseUrl)
+  sendDocument(res, listDocument(links, data, meta, { id: organizationId, type: 'Organization' }))
+}
+
+async function sendRead(db: Knex, baseUrl: string, req: Request, res: Response, organizationId: string, row: JobStatusRow) {
+  const attributes = selectAttributes(jobStatusResource, parseQueryString(req.originalUrl))
+  if (answeredNotModified(req, res, weakEtag(baseUrl, req.originalUrl, rowVersion(row)))) return
+  const [data] = serializeResources(jobStatusResource, await withResults(db, [row], attributes), attributes, baseUrl)
+  sendDocument(res, readDocument(data!, { id: organizationId, type: 'Organization' }))
+}
+
+export interface KnownCallerOptions extends JobStatusRoutesOptions {
+  /** The connections that count requests (synchronous_commit off): the statement here counts one. */
+  counters: Knex
+  knownTokens: KnownTokens
+  throttle: FailureThrottle
+  rateLimit: RateLimitRules
+  now: () => Date
+}
+
+const READ_PATH = new RegExp(`^${JOB_STATUSES_PATH}/([^/]+)$`)
+
+/**
+ * The two hot reads in one round trip, for a bearer token this process has already seen valid: the
+ * token is re-checked and the request counted inside the page's own statement, instead of a lookup
+ * before it. Anything else goes on to the ordinary chain (authenticate → rate limit → routes), which
+ * answers exactly as before: an unknown or no longer valid token (and says why), a personal access
+ * token, a filtered or reordered list, a bad parameter (a 400 comes after authentication there).
+ */
+export function knownCallerRoutes({ db, counters, baseUrl, positions, knownTokens, throttle, rateLimit, now }: KnownCallerOptions): RequestHandler {
+  return async (req, res, next) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return next()
+    const isList = req.path === JOB_STATUSES_PATH
+    const readId = isList ? undefined : READ_PATH.exec(req.path)?.[1]
+    if (!isList && readId === undefined) return next()
+    const token = /^Bearer ([^\s]+)$/i.exec(req.headers.authorization ?? '')?.[1]
+    const digest = token === undefined ? undefined : digestSecret(token)
+    const known = digest === undefined ? undefined : knownTokens.find(digest)
+    if (!known || !known.scopes.includes('calendar')) return next()
+    throttle.check(clientAddress(req))
+
+    let list: ParsedList | undefined
+    let id: string | undefined
+    try {
+      if (isList) list = parseList(req)
+      else id = parseId(decodeURIComponent(readId!))
+    } catch {
+      return next()
+    }
+    if ((list && (list.filter.status || list.filter.startedAt || list.order.column !== 'id' || list.order.descending)) || (!isList && id === undefined)) return next()
+
+    const at = now()
+    const check = tokenCheck(digest!, at, rateLimit.periodSeconds)
+    if (list) {
+      const { rows, totalCount, window } = await listJobStatuses(counters, positions, known.organizationId, list.page, list.filter, list.order, check)
+      if (!window) return forget()
+      accept(window, at)
+      await sendList(db, baseUrl(), req, res, known.organizationId, list, rows, totalCount)
+    } else {
+      const { row, window } = await findJobStatusChecked(counters, known.organizationId, id!, check)
+      if (!window) return forget()
+      accept(window, at)
+      if (!row) throw new NotFound()
+      await sendRead(db, baseUrl(), req, res, known.organizationId, row)
+    }
+
+    function forget() {
+      // Revoked, expired or gone since: the ordinary chain looks it up and says which.
+      knownTokens.forget(digest!)
+      next()
+    }
+    function accept(window: Window, at: Date) {
+      req.principal = { personId: known!.personId, organizationId: known!.organizationId, method: 'OAuth2', scopes: known!.scopes, window }
+      applyWindow(req, res, window, at, rateLimit)
+    }
+  }
 }

@@ -1,0 +1,91 @@
+// A bearer token seen valid once is re-checked inside the list's and the read's own statement: every
+// change to it must still take effect at the very next request, and each request must count once.
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { createTenant, createToken, insertJobStatuses } from './support/factories'
+import { request } from './support/http'
+import { startTestServer, type TestServer } from './support/server'
+
+let server: TestServer
+before(async () => {
+  server = await startTestServer({ RATE_LIMIT: '5', RATE_LIMIT_PERIOD: '20' })
+})
+after(() => server.close())
+
+const LIST = '/calendar/v2/job_statuses'
+const hintOf = (text: string) => /Hint: ([A-Z]+)/.exec(text)?.[1]
+
+/** A token that has answered once, so this process knows it. */
+async function knownToken(expiresInMs?: number) {
+  const tenant = await createTenant(server.db, server.clock.now())
+  const ids = await insertJobStatuses(server.db, tenant.organizationId, 3)
+  const token = await createToken(server.db, tenant.personId, expiresInMs ? { expiresAt: new Date(server.clock.now().getTime() + expiresInMs) } : {})
+  assert.equal((await request(server.url, LIST, { token })).status, 200)
+  return { ...tenant, token, ids }
+}
+
+describe('a token the server already knows', () => {
+  it('is refused at the next list and read once revoked (CAPUCHIN)', async () => {
+    const { token, ids, personId } = await knownToken()
+    assert.equal((await request(server.url, `${LIST}/${ids[0]}`, { token })).status, 200)
+    await server.db('oauth_access_tokens').where({ person_id: personId }).update({ revoked_at: new Date(server.clock.now().getTime() - 1000) })
+    for (const path of [LIST, `${LIST}/${ids[0]}`]) {
+      const reply = await request(server.url, path, { token })
+      assert.equal(reply.status, 401, path)
+      assert.equal(hintOf(reply.text), 'CAPUCHIN')
+    }
+  })
+
+  it('is refused once expired (BABOON), by the server clock', async () => {
+    const { token, ids } = await knownToken(60_000)
+    server.clock.advance(61_000)
+    const read = await request(server.url, `${LIST}/${ids[1]}`, { token })
+    assert.equal(read.status, 401)
+    assert.equal(hintOf(read.text), 'BABOON')
+  })
+
+  it('is refused once its person is gone', async () => {
+    const { token, personId } = await knownToken()
+    await server.db('people').where({ id: personId }).delete()
+    const reply = await request(server.url, LIST, { token })
+    assert.equal(reply.status, 401)
+  })
+
+  it('is checked before the parameters: a revoked token with a bad per_page is a 401, not a 400', async () => {
+    const { token, personId } = await knownToken()
+    await server.db('oauth_access_tokens').where({ person_id: personId }).update({ revoked_at: new Date(server.clock.now().getTime() - 1000) })
+    const reply = await request(server.url, `${LIST}?per_page=abc`, { token })
+    assert.equal(reply.status, 401)
+  })
+
+  it('counts every request exactly once, and answers 429 past the limit before a 404', async () => {
+    const { token, ids } = await knownToken()
+    const counts: string[] = []
+    for (const path of [LIST, `${LIST}/${ids[2]}`, `${LIST}?offset=1`, `${LIST}/999999999999`]) {
+      const reply = await request(server.url, path, { token })
+      counts.push(reply.headers.get('x-pco-api-request-rate-count')!)
+    }
+    // The first request (in knownToken) was 1.
+    assert.deepEqual(counts, ['2', '3', '4', '5'])
+    const over = await request(server.url, `${LIST}/999999999999`, { token })
+    assert.equal(over.status, 429)
+    assert.equal(over.headers.get('x-pco-api-request-rate-count'), '6')
+    assert.ok(Number(over.headers.get('retry-after')) >= 1)
+  })
+
+  it('answers exactly what the ordinary path answers', async () => {
+    const { token, personId, ids } = await knownToken()
+    for (const path of [LIST, `${LIST}?per_page=2&offset=1`, `${LIST}/${ids[0]}?fields[JobStatus]=status,progress`, `${LIST}/${ids[0]}`]) {
+      // A token new to the server takes the ordinary path; `token` the known one.
+      const ordinary = await request(server.url, path, { token: await createToken(server.db, personId) })
+      server.clock.advance(20_000)
+      const known = await request(server.url, path, { token })
+      server.clock.advance(20_000)
+      assert.equal(known.status, ordinary.status, path)
+      assert.equal(known.text, ordinary.text, path)
+      for (const header of ['etag', 'content-type', 'cache-control', 'x-pco-api-processed-as-version', 'x-pco-api-auth-method', 'x-pco-api-request-rate-limit']) {
+        assert.equal(known.headers.get(header), ordinary.headers.get(header), `${path} ${header}`)
+      }
+    }
+  })
+})
