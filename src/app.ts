@@ -13,6 +13,7 @@ import { cors } from './http/cors'
 import { explorerRoutes } from './explorer/routes'
 import { renderError } from './http/render-error'
 import { requestLog } from './http/request-log'
+import { ResourceCache } from './jsonapi/document'
 import { NotFound } from './jsonapi/errors'
 import { xplentyRoutes } from './dialects/xplenty'
 import { zendeskRoutes } from './dialects/zendesk'
@@ -63,12 +64,13 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
   const rules = { limit: config.rateLimit, deepOffsetLimit: config.rateLimitDeepOffset, periodSeconds: config.rateLimitPeriod }
   const knownTokens = new KnownTokens()
   const positions = new PositionCache(db)
+  const resources = new ResourceCache()
   // A token seen valid before skips the lookup: the list and read re-check it in their own statement.
-  calendar.use(knownCallerRoutes({ db, counters, baseUrl, positions, knownTokens, throttle, rateLimit: rules, now }))
+  calendar.use(knownCallerRoutes({ db, counters, baseUrl, positions, resources, knownTokens, throttle, rateLimit: rules, now }))
   calendar.use(authenticate({ db, now, scope: 'calendar', throttle, counters, rateLimitPeriod: config.rateLimitPeriod, knownTokens }))
   calendar.use(rateLimit({ db: counters, now, ...rules }))
   calendar.use(organizationRoutes(db, baseUrl))
-  calendar.use(jobStatusRoutes({ db, baseUrl, positions }))
+  calendar.use(jobStatusRoutes({ db, baseUrl, positions, resources }))
   app.use(calendar)
 
   // The Zendesk and Xplenty dialects read the same store, with the PCO surface's bearer tokens and limits.

@@ -136,3 +136,22 @@ describe('routes', () => {
     assert.equal((await server.db('job_statuses').where({ id }).first()).id.toString(), id)
   })
 })
+
+describe('a row changed by another writer', () => {
+  it('shows at once in the list and the read, and changes the ETag, even when updated_at is left alone', async () => {
+    const { organizationId, token } = await createTenant(server.db)
+    const id = await insertJobStatus(server.db, organizationId, { status: 'working', message: 'before' })
+    const paths = ['/calendar/v2/job_statuses', `/calendar/v2/job_statuses/${id}`]
+    const before = await Promise.all(paths.map((path) => request(server.url, path, { token })))
+    // Twice, so the second answer could come from anything kept from the first.
+    await Promise.all(paths.map((path) => request(server.url, path, { token })))
+    await server.db('job_statuses').where({ id }).update({ message: 'after', status: 'failed' })
+    for (const [i, path] of paths.entries()) {
+      const after = await request(server.url, path, { token })
+      const data = Array.isArray(after.json.data) ? after.json.data[0] : after.json.data
+      assert.equal(data.attributes.message, 'after', path)
+      assert.equal(data.attributes.status, 'failed', path)
+      assert.notEqual(after.headers.get('etag'), before[i]!.headers.get('etag'), path)
+    }
+  })
+})

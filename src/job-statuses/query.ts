@@ -23,12 +23,37 @@ export interface JobStatusRow {
   failed_at: Date | null
   outputs: unknown
   results_count: number
+  /** Present on rows read for the Calendar surface (see ROW_VERSION). */
+  row_version?: string
 }
 
 export const COLUMNS = [
   'id', 'organization_id', 'status', 'message', 'errors', 'retries', 'started_at', 'created_at', 'updated_at',
   'kind', 'total', 'progress', 'created_by', 'completed_at', 'failed_at', 'outputs', 'results_count',
 ]
+
+/**
+ * A row's version for reuse of its serialization: xmin names the transaction that wrote this version
+ * of the row, so it changes at every update by anyone, whether or not the writer set updated_at.
+ */
+const ROW_VERSION = `xmin::text || '@' || (extract(epoch FROM updated_at) * 1000000)::bigint AS row_version`
+const READ_COLUMNS = `${COLUMNS.join(', ')}, ${ROW_VERSION}`
+
+/** The columns each attribute is read from (resource.ts); id, organization and version are always read. */
+const ATTRIBUTE_COLUMNS: Readonly<Record<string, readonly string[]>> = {
+  runtime: ['started_at', 'completed_at', 'failed_at', 'status'],
+  results: [],
+}
+
+/**
+ * The select list for rows that will show `attributes`: a page of PCO's five attributes reads 8 of
+ * the 17 columns, which is less for PostgreSQL to send and for pg to parse (dates above all).
+ */
+export function columnsFor(attributes: readonly string[]): string {
+  const columns = new Set(['id', 'organization_id', 'updated_at'])
+  for (const name of attributes) for (const column of ATTRIBUTE_COLUMNS[name] ?? [name]) columns.add(column)
+  return `${[...columns].join(', ')}, ${ROW_VERSION}`
+}
 
 // pg returns bigint as a string and PGlite as a number: ids leave this module as strings either way.
 export function fromDatabase(row: Record<string, unknown>): JobStatusRow {
@@ -57,7 +82,7 @@ function isPlainList(filter: ListFilter, order: ListOrder): boolean {
 }
 
 /** A filtered or reordered page: plain SQL over the (organization_id, column, id) indexes, total order by id. */
-async function listFiltered(db: Knex, organizationId: string, filter: ListFilter, order: ListOrder, page: Page) {
+async function listFiltered(db: Knex, organizationId: string, filter: ListFilter, order: ListOrder, page: Page, columns: string) {
   const scoped = () => {
     const query = db('job_statuses').where({ organization_id: organizationId })
     if (filter.status) query.whereIn('status', filter.status)
@@ -65,7 +90,7 @@ async function listFiltered(db: Knex, organizationId: string, filter: ListFilter
     return query
   }
   const direction = order.descending ? 'desc' : 'asc'
-  const rowsQuery = scoped().select(COLUMNS).limit(page.perPage).offset(page.offset)
+  const rowsQuery = scoped().select(db.raw(columns)).limit(page.perPage).offset(page.offset)
   if (order.column !== 'id') rowsQuery.orderByRaw(`${order.column} ${direction} NULLS LAST`)
   rowsQuery.orderBy('id', direction)
   const [rows, counted] = await Promise.all([rowsQuery, scoped().count({ count: '*' }).first()])
@@ -83,11 +108,11 @@ interface PageRow extends Record<string, unknown> {
  * ids are chosen from the (organization_id, id) index first and joined back, which skips rows about
  * ten times faster than OFFSET over whole rows; `fromId` lets a deep page start near its first row.
  */
-async function selectPage(db: Knex, organizationId: string, fromId: string, skip: number, limit: number, check?: TokenCheck) {
+async function selectPage(db: Knex, organizationId: string, fromId: string, skip: number, limit: number, columns: string, check?: TokenCheck) {
   const page = `SELECT c.total AS organization_total, c.version::text AS organization_version, j.*
      FROM job_status_counts AS c
      LEFT JOIN LATERAL (
-       SELECT ${COLUMNS.join(', ')} FROM job_statuses
+       SELECT ${columns} FROM job_statuses
        WHERE id IN (SELECT id FROM job_statuses WHERE organization_id = c.organization_id AND id >= :fromId
                     ORDER BY id OFFSET :skip LIMIT :limit)
      ) AS j ON true
@@ -124,22 +149,22 @@ export async function listJobStatuses(
   page: Page,
   filter: ListFilter = {},
   order: ListOrder = DEFAULT_ORDER,
-  check?: TokenCheck,
+  { columns = READ_COLUMNS, check }: { columns?: string; check?: TokenCheck } = {},
 ): Promise<{ rows: JobStatusRow[]; totalCount: number; window?: Window }> {
   if (!isPlainList(filter, order)) {
     if (check) throw new Error('a token check runs only with a plain list')
-    return listFiltered(db, organizationId, filter, order, page)
+    return listFiltered(db, organizationId, filter, order, page, columns)
   }
   const anchor = positions.anchor(organizationId, page.offset)
   let window: Window | undefined
   if (anchor) {
-    const result = await selectPage(db, organizationId, anchor.fromId, anchor.skip, page.perPage, check)
+    const result = await selectPage(db, organizationId, anchor.fromId, anchor.skip, page.perPage, columns, check)
     // Positions hold only while no row was inserted or deleted since they were taken.
     if (result.version === anchor.version || (check && !result.window)) return result
     window = result.window
     check = undefined
   }
-  const result = await selectPage(db, organizationId, '0', page.offset, page.perPage, check)
+  const result = await selectPage(db, organizationId, '0', page.offset, page.perPage, columns, check)
   if (page.offset >= STEP && result.version !== undefined) await positions.refresh(organizationId)
   return { ...result, window: window ?? result.window }
 }
@@ -173,18 +198,18 @@ function toResult(row: Record<string, unknown>): ResultRow {
   }
 }
 
-export async function findJobStatus(db: Knex, organizationId: string, id: string): Promise<JobStatusRow | undefined> {
-  const row = await db('job_statuses').where({ organization_id: organizationId, id }).first(COLUMNS)
+export async function findJobStatus(db: Knex, organizationId: string, id: string, columns = READ_COLUMNS): Promise<JobStatusRow | undefined> {
+  const row = await db('job_statuses').where({ organization_id: organizationId, id }).first(db.raw(columns))
   return row && fromDatabase(row)
 }
 
 /** findJobStatus in the statement that re-checks the caller's token and counts the request. */
-export async function findJobStatusChecked(db: Knex, organizationId: string, id: string, check: TokenCheck): Promise<{ row?: JobStatusRow; window?: Window }> {
+export async function findJobStatusChecked(db: Knex, organizationId: string, id: string, columns: string, check: TokenCheck): Promise<{ row?: JobStatusRow; window?: Window }> {
   const { rows } = await db.raw(
     `WITH ${check.ctes}
      SELECT counted.count AS caller_count, counted.window_started_at AS caller_window_started_at, j.*
      FROM (SELECT 1) AS one LEFT JOIN counted ON true
-     LEFT JOIN LATERAL (SELECT ${COLUMNS.join(', ')} FROM job_statuses WHERE organization_id = :organizationId AND id = :id) AS j ON true`,
+     LEFT JOIN LATERAL (SELECT ${columns} FROM job_statuses WHERE organization_id = :organizationId AND id = :id) AS j ON true`,
     { ...check.bindings, organizationId, id },
   )
   const [first] = rows as Array<Record<string, unknown>>

@@ -6,18 +6,23 @@ import { clientAddress, type FailureThrottle } from '../auth/failure-throttle'
 import { tokenCheck, type KnownTokens } from '../auth/known-tokens'
 import { applyWindow, type RateLimitRules, type Window } from '../auth/rate-limit'
 import { digestSecret } from '../auth/secrets'
-import { answeredNotModified, listDocument, readDocument, selectAttributes, sendDocument, serializeResources, weakEtag } from '../jsonapi/document'
+import { answeredNotModified, listDocument, readDocument, selectAttributes, sendDocument, serializeResources, weakEtag, type ResourceCache, type Reuse } from '../jsonapi/document'
 import { MethodNotAllowed, NotFound } from '../jsonapi/errors'
 import { parseId } from '../jsonapi/format'
 import { pageLinks, pageMeta, parsePage } from '../jsonapi/pagination'
 import { parseQueryString } from '../jsonapi/query-string'
 import { CAN_ORDER_BY, CAN_QUERY_BY, parseListQuery } from './parameters'
 import type { PositionCache } from './positions'
-import { findJobStatus, findJobStatusChecked, listJobStatuses, listResults, type JobStatusRow } from './query'
+import { columnsFor, findJobStatus, findJobStatusChecked, listJobStatuses, listResults, type JobStatusRow } from './query'
 import { JOB_STATUSES_PATH, jobStatusResource, type JobStatusWithResults } from './resource'
 
-/** What a document's rows contribute to its ETag: anything that changes a row bumps updated_at. */
-const rowVersion = (row: JobStatusRow) => `${row.id}@${new Date(row.updated_at).getTime()}`
+/** What a document's rows contribute to its ETag: the row's version where it was read, else updated_at. */
+const rowVersion = (row: JobStatusRow) => `${row.id}@${row.row_version ?? new Date(row.updated_at).getTime()}`
+
+/** Reuses serialized rows by version; results live in a table of their own, so they are always read afresh. */
+function reuseOf(cache: ResourceCache, attributes: readonly string[]): Reuse<JobStatusWithResults> | undefined {
+  return attributes.includes('results') ? undefined : { cache, versionOf: (row) => row.row_version }
+}
 
 /** Attaches per-task results when the request named them in fields[JobStatus]. */
 async function withResults(db: Knex, rows: JobStatusRow[], attributes: readonly string[]): Promise<JobStatusWithResults[]> {
@@ -30,6 +35,7 @@ export interface JobStatusRoutesOptions {
   db: Knex
   baseUrl: () => string
   positions: PositionCache
+  resources: ResourceCache
 }
 
 /** Parses a list request; throws the 400s. */
@@ -40,7 +46,7 @@ function parseList(req: Request) {
 
 type ParsedList = ReturnType<typeof parseList>
 
-export function jobStatusRoutes({ db, baseUrl, positions }: JobStatusRoutesOptions): Router {
+export function jobStatusRoutes({ db, baseUrl, positions, resources }: JobStatusRoutesOptions): Router {
   const router = Router()
   const readOnly = () => {
     throw new MethodNotAllowed(['GET', 'HEAD', 'OPTIONS'])
@@ -51,8 +57,8 @@ export function jobStatusRoutes({ db, baseUrl, positions }: JobStatusRoutesOptio
     .get(async (req, res) => {
       const { organizationId } = principalOf(req)
       const list = parseList(req)
-      const { rows, totalCount } = await listJobStatuses(db, positions, organizationId, list.page, list.filter, list.order)
-      await sendList(db, baseUrl(), req, res, organizationId, list, rows, totalCount)
+      const { rows, totalCount } = await listJobStatuses(db, positions, organizationId, list.page, list.filter, list.order, { columns: columnsFor(list.attributes) })
+      await sendList(db, resources, baseUrl(), req, res, organizationId, list, rows, totalCount)
     })
     .all(readOnly)
 
@@ -62,27 +68,27 @@ export function jobStatusRoutes({ db, baseUrl, positions }: JobStatusRoutesOptio
       const { organizationId } = principalOf(req)
       const id = parseId(req.params.id as string)
       // Another organization's job answers exactly like a missing one (wire contract §2).
-      const row = id === undefined ? undefined : await findJobStatus(db, organizationId, id)
+      const attributes = selectAttributes(jobStatusResource, parseQueryString(req.originalUrl))
+      const row = id === undefined ? undefined : await findJobStatus(db, organizationId, id, columnsFor(attributes))
       if (!row) throw new NotFound()
-      await sendRead(db, baseUrl(), req, res, organizationId, row)
+      await sendRead(db, resources, baseUrl(), req, res, organizationId, row, attributes)
     })
     .all(readOnly)
 
   return router
 }
 
-async function sendList(db: Knex, baseUrl: string, req: Request, res: Response, organizationId: string, list: ParsedList, rows: JobStatusRow[], totalCount: number) {
+async function sendList(db: Knex, resources: ResourceCache, baseUrl: string, req: Request, res: Response, organizationId: string, list: ParsedList, rows: JobStatusRow[], totalCount: number) {
   if (answeredNotModified(req, res, weakEtag(baseUrl, req.originalUrl, totalCount, ...rows.map(rowVersion)))) return
   const meta = { ...pageMeta(list.page, rows.length, totalCount), can_order_by: CAN_ORDER_BY, can_query_by: CAN_QUERY_BY }
   const links = pageLinks(baseUrl, JOB_STATUSES_PATH, list.pairs, meta)
-  const data = serializeResources(jobStatusResource, await withResults(db, rows, list.attributes), list.attributes, baseUrl)
+  const data = serializeResources(jobStatusResource, await withResults(db, rows, list.attributes), list.attributes, baseUrl, reuseOf(resources, list.attributes))
   sendDocument(res, listDocument(links, data, meta, { id: organizationId, type: 'Organization' }))
 }
 
-async function sendRead(db: Knex, baseUrl: string, req: Request, res: Response, organizationId: string, row: JobStatusRow) {
-  const attributes = selectAttributes(jobStatusResource, parseQueryString(req.originalUrl))
+async function sendRead(db: Knex, resources: ResourceCache, baseUrl: string, req: Request, res: Response, organizationId: string, row: JobStatusRow, attributes: readonly string[]) {
   if (answeredNotModified(req, res, weakEtag(baseUrl, req.originalUrl, rowVersion(row)))) return
-  const [data] = serializeResources(jobStatusResource, await withResults(db, [row], attributes), attributes, baseUrl)
+  const [data] = serializeResources(jobStatusResource, await withResults(db, [row], attributes), attributes, baseUrl, reuseOf(resources, attributes))
   sendDocument(res, readDocument(data!, { id: organizationId, type: 'Organization' }))
 }
 
@@ -104,7 +110,7 @@ const READ_PATH = new RegExp(`^${JOB_STATUSES_PATH}/([^/]+)$`)
  * answers exactly as before: an unknown or no longer valid token (and says why), a personal access
  * token, a filtered or reordered list, a bad parameter (a 400 comes after authentication there).
  */
-export function knownCallerRoutes({ db, counters, baseUrl, positions, knownTokens, throttle, rateLimit, now }: KnownCallerOptions): RequestHandler {
+export function knownCallerRoutes({ db, counters, baseUrl, positions, resources, knownTokens, throttle, rateLimit, now }: KnownCallerOptions): RequestHandler {
   return async (req, res, next) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next()
     const isList = req.path === JOB_STATUSES_PATH
@@ -129,16 +135,17 @@ export function knownCallerRoutes({ db, counters, baseUrl, positions, knownToken
     const at = now()
     const check = tokenCheck(digest!, at, rateLimit.periodSeconds)
     if (list) {
-      const { rows, totalCount, window } = await listJobStatuses(counters, positions, known.organizationId, list.page, list.filter, list.order, check)
+      const { rows, totalCount, window } = await listJobStatuses(counters, positions, known.organizationId, list.page, list.filter, list.order, { columns: columnsFor(list.attributes), check })
       if (!window) return forget()
       accept(window, at)
-      await sendList(db, baseUrl(), req, res, known.organizationId, list, rows, totalCount)
+      await sendList(db, resources, baseUrl(), req, res, known.organizationId, list, rows, totalCount)
     } else {
-      const { row, window } = await findJobStatusChecked(counters, known.organizationId, id!, check)
+      const attributes = selectAttributes(jobStatusResource, parseQueryString(req.originalUrl))
+      const { row, window } = await findJobStatusChecked(counters, known.organizationId, id!, columnsFor(attributes), check)
       if (!window) return forget()
       accept(window, at)
       if (!row) throw new NotFound()
-      await sendRead(db, baseUrl(), req, res, known.organizationId, row)
+      await sendRead(db, resources, baseUrl(), req, res, known.organizationId, row, attributes)
     }
 
     function forget() {

@@ -48,13 +48,72 @@ interface SerializedResource {
 // Identity: columns are snake_case already, and user JSON such as `errors` must keep its own keys.
 const keepKey = (key: string) => key
 
-/** Serializes rows with jsonapi-serializer, then lays each out as type, id, attributes, relationships, links. */
+/**
+ * Resources already serialized, by everything they are made from: the type, the base URL, the
+ * attributes asked for, the row's id and its version. A version changes whenever the row does, so an
+ * entry is never stale, only unused; the least recently used go first.
+ */
+export class ResourceCache {
+  private readonly entries = new Map<string, ResourceObject>()
+
+  constructor(private readonly capacity = 5_000) {}
+
+  key(type: string, baseUrl: string, attributes: readonly string[], id: string, version: string): string {
+    return `${type}\u0000${baseUrl}\u0000${attributes.join(',')}\u0000${id}\u0000${version}`
+  }
+
+  get(key: string): ResourceObject | undefined {
+    const found = this.entries.get(key)
+    if (found) {
+      this.entries.delete(key)
+      this.entries.set(key, found)
+    }
+    return found
+  }
+
+  set(key: string, resource: ResourceObject): void {
+    this.entries.set(key, resource)
+    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!)
+  }
+}
+
+/** Where serializeResources may reuse earlier work: rows without a version are always serialized. */
+export interface Reuse<Row> {
+  cache: ResourceCache
+  versionOf(row: Row): string | undefined
+}
+
+/**
+ * Serializes rows with jsonapi-serializer, then lays each out as type, id, attributes, relationships,
+ * links. With `reuse`, rows whose version was serialized before are taken from the cache, and only
+ * the others go through the serializer. Returned objects may be shared: callers never change them.
+ */
 export function serializeResources<Row extends { id: string }>(
   type: ResourceType<Row>,
   rows: readonly Row[],
   attributes: readonly string[],
   baseUrl: string,
+  reuse?: Reuse<Row>,
 ): ResourceObject[] {
+  if (!reuse) return serializeFresh(type, rows, attributes, baseUrl)
+  const keys = rows.map((row) => {
+    const version = reuse.versionOf(row)
+    return version === undefined ? undefined : reuse.cache.key(type.type, baseUrl, attributes, row.id, version)
+  })
+  const found = keys.map((key) => (key === undefined ? undefined : reuse.cache.get(key)))
+  const missing = rows.filter((_, i) => found[i] === undefined)
+  if (missing.length === 0) return found as ResourceObject[]
+  const fresh = serializeFresh(type, missing, attributes, baseUrl)
+  let next = 0
+  return rows.map((_, i) => {
+    if (found[i]) return found[i]
+    const resource = fresh[next++]!
+    if (keys[i] !== undefined) reuse.cache.set(keys[i], resource)
+    return resource
+  })
+}
+
+function serializeFresh<Row extends { id: string }>(type: ResourceType<Row>, rows: readonly Row[], attributes: readonly string[], baseUrl: string): ResourceObject[] {
   const linksById = new Map(rows.map((row) => [row.id, type.links(row, baseUrl)]))
   const serializer = new Serializer(type.type, {
     attributes: [...attributes],
