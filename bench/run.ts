@@ -14,6 +14,8 @@ import { insertJobStatuses } from '../src/job-statuses/query'
 import { createOrganization } from '../src/organizations/query'
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 15)
+/** The server runs exactly as `npm start` runs it: the node flags and script of package.json's start. */
+const START_ARGS = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/).slice(1)
 const CONNECTIONS = 32
 const ORGANIZATIONS = 1_000
 const LARGE = 200_000
@@ -242,7 +244,7 @@ async function main(): Promise<void> {
 
   for (const workers of [1, 2]) {
     const label = `server, WORKERS=${workers}`
-    const server = await start(process.execPath, ['dist/src/server.js'], { ...serverEnv, WORKERS: String(workers) }, /listening on (\S+)/)
+    const server = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: String(workers) }, /listening on (\S+)/)
     results[label] = {}
     await warmUp(server.url)
     for (const scenario of list) {

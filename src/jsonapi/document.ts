@@ -55,6 +55,8 @@ const keepKey = (key: string) => key
  */
 export class ResourceCache {
   private readonly entries = new Map<string, ResourceObject>()
+  /** Keys offered once: a row is kept only when asked for again, so a walk over every page churns nothing. */
+  private readonly seenOnce = new Set<string>()
 
   constructor(private readonly capacity = 5_000) {}
 
@@ -72,6 +74,11 @@ export class ResourceCache {
   }
 
   set(key: string, resource: ResourceObject): void {
+    if (!this.seenOnce.delete(key)) {
+      if (this.seenOnce.size >= this.capacity) this.seenOnce.clear()
+      this.seenOnce.add(key)
+      return
+    }
     this.entries.set(key, resource)
     if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!)
   }
