@@ -18,6 +18,9 @@ export interface PersonalAccessTokenRow {
   revoked_at: Date | null
 }
 
+/** A bearer token `t` neither revoked nor expired at :now. */
+export const TOKEN_IN_FORCE = '(t.revoked_at IS NULL OR t.revoked_at > :now) AND (t.expires_at IS NULL OR t.expires_at > :now)'
+
 /**
  * Looks a bearer token up and, when it is valid for `scope`, counts the request in its person's
  * rate-limit window, in one statement. Runs on the counters connections (synchronous_commit off).
@@ -30,7 +33,7 @@ export async function findAccessTokenAndCount(
   const { rows } = await db.raw(
     `WITH token AS (
        SELECT t.person_id, p.organization_id, t.scopes, t.expires_at, t.revoked_at,
-              ((t.revoked_at IS NULL OR t.revoked_at > :now) AND (t.expires_at IS NULL OR t.expires_at > :now) AND :scope = ANY(t.scopes)) AS valid
+              (${TOKEN_IN_FORCE} AND :scope = ANY(t.scopes)) AS valid
        FROM oauth_access_tokens AS t JOIN people AS p ON p.id = t.person_id
        WHERE t.token_digest = :digest
      ), counted AS (

@@ -1,4 +1,5 @@
 // Bearer tokens this process has seen valid, so a hot route can re-check one inside its own statement.
+import { TOKEN_IN_FORCE } from './credentials'
 import { COUNT_REQUEST, windowBindings, type Window } from './rate-limit'
 
 /** What never changes about a token: whose it is, in which organization, with which scopes. */
@@ -48,7 +49,7 @@ export function tokenCheck(digest: string, now: Date, periodSeconds: number): To
     ctes: `caller AS (
        SELECT t.person_id FROM oauth_access_tokens AS t JOIN people AS p ON p.id = t.person_id
        WHERE t.token_digest = :callerDigest
-         AND (t.revoked_at IS NULL OR t.revoked_at > :now) AND (t.expires_at IS NULL OR t.expires_at > :now)
+         AND ${TOKEN_IN_FORCE}
      ), counted AS (
        ${COUNT_REQUEST("SELECT 'person:' || person_id, :now::timestamptz, 1 FROM caller")}
        RETURNING count, window_started_at

@@ -77,7 +77,8 @@ export interface ListOrder {
 
 export const DEFAULT_ORDER: ListOrder = { column: 'id', descending: false }
 
-function isPlainList(filter: ListFilter, order: ListOrder): boolean {
+/** Id order without filters: the pages that cached positions and one-statement reads serve. */
+export function isPlainList(filter: ListFilter, order: ListOrder): boolean {
   return !filter.status && !filter.startedAt && order.column === 'id' && !order.descending
 }
 

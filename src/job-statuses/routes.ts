@@ -13,7 +13,7 @@ import { pageLinks, pageMeta, parsePage } from '../jsonapi/pagination'
 import { parseQueryString } from '../jsonapi/query-string'
 import { CAN_ORDER_BY, CAN_QUERY_BY, parseListQuery } from './parameters'
 import type { PositionCache } from './positions'
-import { columnsFor, findJobStatus, findJobStatusChecked, listJobStatuses, listResults, type JobStatusRow } from './query'
+import { columnsFor, findJobStatus, findJobStatusChecked, isPlainList, listJobStatuses, listResults, type JobStatusRow } from './query'
 import { JOB_STATUSES_PATH, jobStatusResource, type JobStatusWithResults } from './resource'
 
 /** What a document's rows contribute to its ETag: the row's version where it was read, else updated_at. */
@@ -130,7 +130,7 @@ export function knownCallerRoutes({ db, counters, baseUrl, positions, resources,
     } catch {
       return next()
     }
-    if ((list && (list.filter.status || list.filter.startedAt || list.order.column !== 'id' || list.order.descending)) || (!isList && id === undefined)) return next()
+    if ((list && !isPlainList(list.filter, list.order)) || (!isList && id === undefined)) return next()
 
     const at = now()
     const check = tokenCheck(digest!, at, rateLimit.periodSeconds)
