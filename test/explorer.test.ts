@@ -86,6 +86,13 @@ async function act(page: Page, action: () => Promise<unknown>, expectedPath?: st
   }
 }
 
+/** Whether the element's box is inside the viewport as scrolled now. */
+async function isOnScreen(page: Page, selector: string): Promise<boolean> {
+  const box = await page.locator(selector).boundingBox()
+  const viewport = page.viewportSize()!
+  return box !== null && box.y >= 0 && box.y < viewport.height
+}
+
 /** Waits for the first answer of a freshly loaded explorer page; returns the status it shows. */
 async function loaded(page: Page, expectedPath: string): Promise<string> {
   const deadline = Date.now() + 10_000
@@ -203,6 +210,11 @@ describe('the API explorer in Chromium', { skip }, () => {
     await page.keyboard.type('/calendar/v2/job_statuses')
     assert.equal(await act(page, () => page.keyboard.press('Enter'), '/calendar/v2/job_statuses'), '200 OK')
 
+    // On a phone the parameters start folded, so the answer is on the first screen; Enter unfolds them.
+    assert.equal(await page.locator('#list-parameters').getAttribute('open'), null)
+    assert.ok(await page.locator('#rows').isVisible())
+    await page.locator('#list-parameters > summary').focus()
+    await page.keyboard.press('Enter')
     // The list controls: where[status], per_page and fields, applied with the keyboard.
     await page.getByRole('group', { name: 'where[status]' }).getByRole('checkbox', { name: 'failed', exact: true }).check()
     await page.getByLabel('per_page').fill('10')
@@ -234,6 +246,8 @@ describe('the API explorer in Chromium', { skip }, () => {
     await page.getByLabel('Secret').fill('wrong')
     assert.equal(await act(page, () => page.getByLabel('Secret').press('Enter')), '401 Unauthorized')
     assert.match((await page.locator('#problem').textContent()) ?? '', /HTTP Basic: Access denied\./)
+    assert.ok(await page.locator('#problem').isVisible())
+    assert.ok(await isOnScreen(page, '#problem'), 'the 401 is below the first screen')
     await shot(page, 'phone-2-unauthorized')
 
     assert.deepEqual([...hosts], [new URL(server.url).host], 'the page asked a host other than the server')

@@ -66,6 +66,8 @@ export function explorerPage({ clientId }: { clientId: string }): string {
   <p id="keys" class="keys">Keys: <kbd>/</kbd> edit the path · <kbd>[</kbd> previous page · <kbd>]</kbd> next page · <kbd>Enter</kbd> on a fold opens or closes it</p>
 
   <form id="list-form" class="panel list-form" hidden aria-label="Job status list parameters">
+    <details id="list-parameters" open>
+    <summary>Parameters: per_page, offset, order, where, fields</summary>
     <div class="grid">
       <label>per_page <input name="per_page" type="number" min="1" max="100" inputmode="numeric"></label>
       <label>offset <input name="offset" type="number" min="0" inputmode="numeric"></label>
@@ -78,6 +80,7 @@ export function explorerPage({ clientId }: { clientId: string }): string {
     <fieldset><legend>where[status]</legend>${STATUSES.map((s) => checkbox('where[status]', s)).join('')}</fieldset>
     <fieldset><legend>fields[JobStatus]</legend>${FIELDS.map((f) => checkbox('fields[JobStatus]', f)).join('')}</fieldset>
     <div class="actions"><button type="submit" class="primary">Apply</button> <button type="reset" id="list-reset">Clear</button></div>
+    </details>
   </form>
 
   <div class="pager" role="group" aria-label="Pages">

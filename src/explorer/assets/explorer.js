@@ -359,7 +359,11 @@ function showAnswer(url, credentials, answer, body, elapsed) {
 
   const problem = element('problem')
   problem.hidden = true
-  if (answer.status >= 400) showProblem(advice(answer.status, answer.headers), firstError(body) ?? { status: String(answer.status), title: statusText, detail: typeof body === 'string' ? body.trim() : undefined })
+  if (answer.status >= 400) {
+    showProblem(advice(answer.status, answer.headers), firstError(body) ?? { status: String(answer.status), title: statusText, detail: typeof body === 'string' ? body.trim() : undefined })
+    // A failure must be seen: on a phone it would sit below the parameters.
+    problem.scrollIntoView({ block: 'nearest' })
+  }
 
   // Key headers first, then the rest, as sent.
   const rows = [...answer.headers.entries()].sort(([a], [b]) => {
@@ -486,6 +490,9 @@ function isTyping() {
 }
 
 async function start() {
+  // On a phone the parameters start folded, so the answer is on the first screen.
+  if (matchMedia('(max-width: 40rem)').matches) /** @type {HTMLDetailsElement} */ (element('list-parameters')).open = false
+
   const error = await finishOAuth().catch((e) => `Sign-in failed: ${e instanceof Error ? e.message : String(e)}`)
   element('signin-error').textContent = error ?? ''
 
