@@ -384,8 +384,22 @@ describe('the API explorer, a public client', () => {
     assert.deepEqual(wrongVerifier.json, INVALID_GRANT)
   })
 
+  it('answers under both loopback names of this server', async () => {
+    const person = await createSignInPerson(server.db)
+    const { verifier, challenge } = pkcePair()
+    const localhost = explorerRedirect().replace('127.0.0.1', 'localhost')
+    assert.notEqual(localhost, explorerRedirect())
+    const reply = await submitConsent(authorizeUrl({ redirect_uri: localhost, code_challenge: challenge, code_challenge_method: 'S256' }), person)
+    assert.equal(reply.status, 302, reply.html)
+    assert.ok(reply.location!.startsWith(`${localhost}?`))
+    const code = new URL(reply.location!).searchParams.get('code')!
+    const token = await postForm(`${server.url}/oauth/token`, { grant_type: 'authorization_code', code, redirect_uri: localhost, client_id: EXPLORER, code_verifier: verifier })
+    assert.equal(token.status, 200, token.text)
+  })
+
   it('answers only to this server’s /explorer/, never to another redirect_uri', async () => {
-    for (const redirectUri of ['http://evil.example/explorer/', `${server.url}/explorer`, `${server.url}/explorer/x`, '/explorer/']) {
+    const port = new URL(server.url).port
+    for (const redirectUri of ['http://evil.example/explorer/', `${server.url}/explorer`, `${server.url}/explorer/x`, '/explorer/', `http://[::1]:${port}/explorer/`, `http://127.0.0.2:${port}/explorer/`]) {
       const page = await fetch(authorizeUrl({ redirect_uri: redirectUri, code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }), { redirect: 'manual' })
       assert.equal(page.status, 400, redirectUri)
       assert.equal(page.headers.get('location'), null)

@@ -50,9 +50,22 @@ export function isPublicClient(application: { secretDigest: string | null }): bo
   return application.secretDigest === null
 }
 
-/** A registered redirect URI that is a path (the explorer's `/explorer/`) belongs to this server. */
+/**
+ * A registered redirect URI that is a path (the explorer's `/explorer/`) belongs to this server: it is
+ * resolved against the base URL, never the request's Host. A loopback base answers under both of its
+ * usual names, as RFC 8252 §7.3 treats them alike: 127.0.0.1 and localhost reach the same server.
+ */
 export function resolveRedirectUris(application: OAuthClient, baseUrl: string): OAuthClient {
-  return { ...application, redirectUris: application.redirectUris.map((uri) => (uri.startsWith('/') ? baseUrl + uri : uri)) }
+  const bases = [baseUrl]
+  const base = new URL(baseUrl)
+  if (base.hostname === '127.0.0.1' || base.hostname === 'localhost') {
+    base.hostname = base.hostname === 'localhost' ? '127.0.0.1' : 'localhost'
+    bases.push(base.origin)
+  }
+  return {
+    ...application,
+    redirectUris: application.redirectUris.flatMap((uri) => (uri.startsWith('/') ? bases.map((b) => b + uri) : [uri])),
+  }
 }
 
 /** Registers an application and returns its credentials; the secret is shown once and only its digest kept. */
