@@ -254,6 +254,22 @@ describe('the API explorer in Chromium', { skip }, () => {
     await context.close()
   })
 
+  it('follows the server’s links and signs in when opened as localhost', async () => {
+    const { context, page, hosts } = await newContext({ width: 1280, height: 900 })
+    const localhost = server.url.replace('127.0.0.1', 'localhost')
+    await page.goto(`${localhost}/explorer/`)
+    await page.getByRole('button', { name: 'Sign in with OAuth' }).click()
+    await page.getByLabel('Email').fill(person.email)
+    await page.getByLabel('Password').fill(person.password)
+    await page.getByRole('button', { name: /allow/i }).click()
+    await page.waitForURL((url) => url.pathname === '/explorer/' && !url.search)
+    assert.equal(await loaded(page, '/calendar/v2'), '200 OK')
+    // The document's links say 127.0.0.1; they still open here, and requests stay on this origin.
+    assert.equal(await act(page, () => page.locator('#record a', { hasText: '/calendar/v2/job_statuses' }).click(), '/calendar/v2/job_statuses'), '200 OK')
+    assert.deepEqual([...hosts], [new URL(localhost).host])
+    await context.close()
+  })
+
   it('shows a 429 with the time to wait', async () => {
     const limited = await startTestServer({ RATE_LIMIT: '2' })
     try {

@@ -8,7 +8,7 @@ const FIELDS = [
 ]
 const ORDERS = ['started_at', '-started_at', 'created_at', '-created_at']
 
-export function explorerPage({ clientId }: { clientId: string }): string {
+export function explorerPage({ clientId, baseUrl }: { clientId: string; baseUrl: string }): string {
   const checkbox = (name: string, value: string) =>
     `<label class="check"><input type="checkbox" name="${name}" value="${escapeHtml(value)}"> ${escapeHtml(value)}</label>`
   return `<!doctype html>
@@ -20,7 +20,7 @@ export function explorerPage({ clientId }: { clientId: string }): string {
 <link rel="stylesheet" href="/explorer/assets/explorer.css">
 <script src="/explorer/assets/explorer.js" defer></script>
 </head>
-<body data-client-id="${escapeHtml(clientId)}">
+<body data-client-id="${escapeHtml(clientId)}" data-base-url="${escapeHtml(baseUrl)}">
 <a class="skip" href="#response">Skip to the response</a>
 <header class="top">
   <h1>API Explorer</h1>

@@ -65,7 +65,7 @@ export function explorerRoutes(baseUrl: () => string): Router {
 
   // One canonical address, so the OAuth redirect URI (`/explorer/`) always matches.
   router.get('/explorer', (_req, res) => res.redirect(301, '/explorer/'))
-  router.get('/explorer/', (_req, res) => sendPage(res, explorerPage({ clientId: EXPLORER_CLIENT_ID }), EXPLORER_POLICY))
+  router.get('/explorer/', (_req, res) => sendPage(res, explorerPage({ clientId: EXPLORER_CLIENT_ID, baseUrl: baseUrl() }), EXPLORER_POLICY))
   router.get('/explorer/assets/:name', (req, res, next) => {
     const asset = assets.get(req.params.name)
     if (!asset) return next()

@@ -141,11 +141,17 @@ async function signOut() {
 
 // ---- Addresses ------------------------------------------------------------------------------
 
+/**
+ * This server's origins: the page's own, and the base URL the server writes into its links (they
+ * differ when the page was opened as localhost and the links say 127.0.0.1, say).
+ */
+const OWN_ORIGINS = new Set([location.origin, ...(document.body.dataset.baseUrl ? [new URL(document.body.dataset.baseUrl).origin] : [])])
+
 /** The path and query the explorer shows for a URL of this server, or undefined for any other URL. @param {string} url */
 function ownPath(url) {
   try {
     const parsed = new URL(url, location.origin)
-    return parsed.origin === location.origin ? parsed.pathname + parsed.search : undefined
+    return OWN_ORIGINS.has(parsed.origin) ? parsed.pathname + parsed.search : undefined
   } catch {
     return undefined
   }
