@@ -172,6 +172,11 @@ describe('the API explorer in Chromium', { skip }, () => {
     assert.match(stdout, /^HTTP\/1\.1 200 OK/)
     assert.equal(JSON.parse(stdout.slice(stdout.indexOf('\r\n\r\n') + 4)).data.id, job.id)
 
+    // A path the server cannot parse is a 400 shown readably, not a broken page.
+    await page.getByLabel('Path').fill('/calendar/v2/job_statuses/%E0%A4%A')
+    assert.equal(await act(page, () => page.getByLabel('Path').press('Enter'), '/calendar/v2/job_statuses/%E0%A4%A'), '400 Bad Request')
+    assert.match((await page.locator('#problem').textContent()) ?? '', /could not be parsed/)
+
     // 5. A 404, typed into the address bar.
     await page.getByLabel('Path').fill('/calendar/v2/job_statuses/999999999999')
     assert.equal(await act(page, () => page.getByLabel('Path').press('Enter'), '/calendar/v2/job_statuses/999999999999'), '404 Not Found')

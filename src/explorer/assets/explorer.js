@@ -157,8 +157,9 @@ function ownPath(url) {
   }
 }
 
+/** The path in the address's fragment, as sent: decoding it would change what `%26` or `%2C` mean. */
 function currentPath() {
-  const hash = decodeURIComponent(location.hash.slice(1))
+  const hash = location.hash.slice(1)
   return hash.startsWith('/') ? hash : START_PATH
 }
 
