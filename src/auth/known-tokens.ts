@@ -1,4 +1,5 @@
 // Bearer tokens this process has seen valid, so a hot route can re-check one inside its own statement.
+import { LruMap } from '../lru-map'
 import { TOKEN_IN_FORCE } from './credentials'
 import { COUNT_REQUEST, windowBindings, type Window } from './rate-limit'
 
@@ -15,20 +16,18 @@ export interface KnownToken {
  * database on every request, by `tokenCheck`, so a revocation takes effect at the next request.
  */
 export class KnownTokens {
-  private readonly tokens = new Map<string, KnownToken>()
+  private readonly tokens: LruMap<string, KnownToken>
 
-  constructor(private readonly capacity = 10_000) {}
+  constructor(capacity = 10_000) {
+    this.tokens = new LruMap(capacity)
+  }
 
   remember(digest: string, token: KnownToken): void {
-    this.tokens.delete(digest)
     this.tokens.set(digest, token)
-    if (this.tokens.size > this.capacity) this.tokens.delete(this.tokens.keys().next().value!)
   }
 
   find(digest: string): KnownToken | undefined {
-    const token = this.tokens.get(digest)
-    if (token) this.remember(digest, token)
-    return token
+    return this.tokens.get(digest)
   }
 
   forget(digest: string): void {

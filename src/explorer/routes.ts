@@ -47,25 +47,30 @@ function sendPage(res: Response, html: string, policy: string): void {
 export function explorerRoutes(baseUrl: () => string): Router {
   // Strict, so that /explorer and /explorer/ are different routes.
   const router = Router({ strict: true })
-  // Built once per base URL (it is known only once the server listens).
-  let cached: { baseUrl: string; json: string; html: string } | undefined
-  const reference = () => {
+  // Built once per base URL (it is known only once the server listens), not per request.
+  let cached: { baseUrl: string; json: string; html: string; explorer: string } | undefined
+  const pages = () => {
     if (cached?.baseUrl !== baseUrl()) {
       const document = openApiDocument(baseUrl())
-      cached = { baseUrl: baseUrl(), json: JSON.stringify(document), html: referencePage(document) }
+      cached = {
+        baseUrl: baseUrl(),
+        json: JSON.stringify(document),
+        html: referencePage(document),
+        explorer: explorerPage({ clientId: EXPLORER_CLIENT_ID, baseUrl: baseUrl() }),
+      }
     }
     return cached
   }
 
   // Public, like the rest of the reference: it holds nothing about any organization.
   router.get(['/calendar/v2/open_api/2022-07-07', '/openapi.json'], (_req, res) => {
-    res.set({ 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'public, max-age=300' }).send(reference().json)
+    res.set({ 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'public, max-age=300' }).send(pages().json)
   })
-  router.get('/docs', (_req, res) => sendPage(res, reference().html, REFERENCE_POLICY))
+  router.get('/docs', (_req, res) => sendPage(res, pages().html, REFERENCE_POLICY))
 
   // One canonical address, so the OAuth redirect URI (`/explorer/`) always matches.
   router.get('/explorer', (_req, res) => res.redirect(301, '/explorer/'))
-  router.get('/explorer/', (_req, res) => sendPage(res, explorerPage({ clientId: EXPLORER_CLIENT_ID, baseUrl: baseUrl() }), EXPLORER_POLICY))
+  router.get('/explorer/', (_req, res) => sendPage(res, pages().explorer, EXPLORER_POLICY))
   router.get('/explorer/assets/:name', (req, res, next) => {
     const asset = assets.get(req.params.name)
     if (!asset) return next()

@@ -1,5 +1,6 @@
 // Where each page of an organization's job statuses starts, so a deep offset costs a short index skip.
 import type { Knex } from 'knex'
+import { LruMap } from '../lru-map'
 
 /**
  * Every STEP-th id of an organization, in id order, as of one version of its job_status_counts row.
@@ -25,7 +26,7 @@ export interface Anchor {
 }
 
 export class PositionCache {
-  private readonly cache = new Map<string, Positions>()
+  private readonly cache = new LruMap<string, Positions>(MAX_ORGANIZATIONS)
   private readonly building = new Map<string, Promise<Positions | undefined>>()
 
   constructor(private readonly db: Knex) {}
@@ -48,9 +49,7 @@ export class PositionCache {
     }
     const positions = await pending
     if (!positions) return
-    this.cache.delete(organizationId)
     this.cache.set(organizationId, positions)
-    if (this.cache.size > MAX_ORGANIZATIONS) this.cache.delete(this.cache.keys().next().value!)
   }
 
   // One statement, so the ids and the version come from one snapshot.

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto'
 import type { Request, Response } from 'express'
 import { Serializer } from 'jsonapi-serializer'
+import { LruMap } from '../lru-map'
 import { valuesOf, type QueryPairs } from './query-string'
 import type { PageLinks, PageMeta } from './pagination'
 
@@ -54,23 +55,20 @@ const keepKey = (key: string) => key
  * entry is never stale, only unused; the least recently used go first.
  */
 export class ResourceCache {
-  private readonly entries = new Map<string, ResourceObject>()
+  private readonly entries: LruMap<string, ResourceObject>
   /** Keys offered once: a row is kept only when asked for again, so a walk over every page churns nothing. */
   private readonly seenOnce = new Set<string>()
 
-  constructor(private readonly capacity = 5_000) {}
+  constructor(private readonly capacity = 5_000) {
+    this.entries = new LruMap(capacity)
+  }
 
   key(type: string, baseUrl: string, attributes: readonly string[], id: string, version: string): string {
     return `${type}\u0000${baseUrl}\u0000${attributes.join(',')}\u0000${id}\u0000${version}`
   }
 
   get(key: string): ResourceObject | undefined {
-    const found = this.entries.get(key)
-    if (found) {
-      this.entries.delete(key)
-      this.entries.set(key, found)
-    }
-    return found
+    return this.entries.get(key)
   }
 
   set(key: string, resource: ResourceObject): void {
@@ -80,7 +78,6 @@ export class ResourceCache {
       return
     }
     this.entries.set(key, resource)
-    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!)
   }
 }
 
