@@ -18,6 +18,7 @@ import { NotFound } from './jsonapi/errors'
 import { xplentyRoutes } from './dialects/xplenty'
 import { zendeskRoutes } from './dialects/zendesk'
 import { jobStatusRoutes, knownCallerRoutes } from './job-statuses/routes'
+import { PageCache } from './job-statuses/pages'
 import { PositionCache } from './job-statuses/positions'
 import type { JobStatusNotifications } from './job-statuses/notifications'
 import { jobWriteRoutes } from './job-statuses/write-routes'
@@ -65,12 +66,13 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
   const knownTokens = new KnownTokens()
   const positions = new PositionCache(db)
   const resources = new ResourceCache()
+  const pages = new PageCache()
   // A token seen valid before skips the lookup: the list and read re-check it in their own statement.
-  calendar.use(knownCallerRoutes({ db, counters, baseUrl, positions, resources, knownTokens, throttle, rateLimit: rules, now }))
+  calendar.use(knownCallerRoutes({ db, counters, baseUrl, positions, resources, pages, knownTokens, throttle, rateLimit: rules, now }))
   calendar.use(authenticate({ db, now, scope: 'calendar', throttle, counters, rateLimitPeriod: config.rateLimitPeriod, knownTokens }))
   calendar.use(rateLimit({ db: counters, now, ...rules }))
   calendar.use(organizationRoutes(db, baseUrl))
-  calendar.use(jobStatusRoutes({ db, baseUrl, positions, resources }))
+  calendar.use(jobStatusRoutes({ db, baseUrl, positions, resources, pages }))
   app.use(calendar)
 
   // The Zendesk and Xplenty dialects read the same store, with the PCO surface's bearer tokens and limits.

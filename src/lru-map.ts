@@ -1,8 +1,13 @@
-// A Map bounded to `capacity` entries that drops the least recently used first; the caches here share it.
+// A Map bounded to a capacity that drops the least recently used first; the caches here share it.
 export class LruMap<K, V> {
   private readonly entries = new Map<K, V>()
+  private weight = 0
 
-  constructor(readonly capacity: number) {}
+  /** `capacity` is in entries, or in whatever `weigh` measures (bytes, say) when it is given. */
+  constructor(
+    readonly capacity: number,
+    private readonly weigh: (value: V) => number = () => 1,
+  ) {}
 
   get(key: K): V | undefined {
     const value = this.entries.get(key)
@@ -15,12 +20,16 @@ export class LruMap<K, V> {
   }
 
   set(key: K, value: V): void {
-    this.entries.delete(key)
+    this.delete(key)
     this.entries.set(key, value)
-    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!)
+    this.weight += this.weigh(value)
+    while (this.weight > this.capacity && this.entries.size > 0) this.delete(this.entries.keys().next().value!)
   }
 
   delete(key: K): void {
+    const value = this.entries.get(key)
+    if (value === undefined) return
     this.entries.delete(key)
+    this.weight -= this.weigh(value)
   }
 }

@@ -6,6 +6,7 @@ import * as jobStatusCounts from '../../db/migrations/20261124020000_job_status_
 import * as jobLifecycle from '../../db/migrations/20261124030000_job_lifecycle'
 import * as patSecretIndex from '../../db/migrations/20261124040000_personal_access_token_secret_index'
 import * as explorerApplication from '../../db/migrations/20261124050000_explorer_application'
+import * as jobStatusRevisions from '../../db/migrations/20261124060000_job_status_revisions'
 
 interface Migration {
   up(db: Knex): Promise<void>
@@ -19,6 +20,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261124030000_job_lifecycle', jobLifecycle],
   ['20261124040000_personal_access_token_secret_index', patSecretIndex],
   ['20261124050000_explorer_application', explorerApplication],
+  ['20261124060000_job_status_revisions', jobStatusRevisions],
 ]
 
 const source: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -1,5 +1,6 @@
 // Reads job statuses, always scoped to one organization and in a total order.
 import type { Knex } from 'knex'
+import { prepared } from '../db/database'
 import type { Page } from '../jsonapi/pagination'
 import { checkedWindow, type TokenCheck } from '../auth/known-tokens'
 import type { Window } from '../auth/rate-limit'
@@ -102,46 +103,64 @@ interface PageRow extends Record<string, unknown> {
   // Not `total`: a job's own total is one of its columns.
   organization_total: string | number
   organization_version: string
+  organization_revision: string
 }
 
 /**
  * One page and the organization's total in one statement, so both come from one snapshot. The page's
  * ids are chosen from the (organization_id, id) index first and joined back, which skips rows about
  * ten times faster than OFFSET over whole rows; `fromId` lets a deep page start near its first row.
+ * When the organization is still at revision `held`, no row is read: the caller holds the page.
  */
-async function selectPage(db: Knex, organizationId: string, fromId: string, skip: number, limit: number, columns: string, check?: TokenCheck) {
-  const page = `SELECT c.total AS organization_total, c.version::text AS organization_version, j.*
+async function selectPage(db: Knex, organizationId: string, fromId: string, skip: number, limit: number, columns: string, held: string | undefined, check?: TokenCheck) {
+  const page = `SELECT c.total AS organization_total, c.version::text AS organization_version, c.revision::text AS organization_revision, j.*
      FROM job_status_counts AS c
      LEFT JOIN LATERAL (
        SELECT ${columns} FROM job_statuses
-       WHERE id IN (SELECT id FROM job_statuses WHERE organization_id = c.organization_id AND id >= :fromId
+       WHERE c.revision IS DISTINCT FROM :held::bigint
+         AND id IN (SELECT id FROM job_statuses WHERE organization_id = c.organization_id AND id >= :fromId
                     ORDER BY id OFFSET :skip LIMIT :limit)
      ) AS j ON true
      WHERE c.organization_id = :organizationId`
-  const bindings = { organizationId, fromId, skip, limit }
+  const bindings = { organizationId, fromId, skip, limit, held: held ?? null }
   const { rows } = check
-    ? await db.raw(
+    ? await prepared(
+        db,
         `WITH ${check.ctes}
          SELECT counted.count AS caller_count, counted.window_started_at AS caller_window_started_at, p.*
          FROM (SELECT 1) AS one LEFT JOIN counted ON true LEFT JOIN LATERAL (${page}) AS p ON true
          ORDER BY p.id`,
         { ...check.bindings, ...bindings },
       )
-    : await db.raw(`${page} ORDER BY j.id`, bindings)
+    : await prepared(db, `${page} ORDER BY j.id`, bindings)
   const pageRows = rows as PageRow[]
   const first = pageRows[0]
+  const revision = first?.organization_revision ?? undefined
   return {
     totalCount: first?.organization_total != null ? Number(first.organization_total) : 0,
     version: first?.organization_version ?? undefined,
+    revision,
+    unchanged: held !== undefined && revision === held,
     rows: pageRows.filter((row) => row.id !== null).map(fromDatabase),
     window: checkedWindow(first),
   }
 }
 
+export interface ListedPage {
+  rows: JobStatusRow[]
+  totalCount: number
+  /** The organization's revision the page was read at; undefined for a filtered or reordered list. */
+  revision?: string
+  /** The organization is still at the revision the caller held: `rows` is empty, the held page stands. */
+  unchanged?: boolean
+  window?: Window
+}
+
 /**
  * A page of an organization's job statuses in id order, exactly as `ORDER BY id LIMIT … OFFSET …` would
  * give it. With `check`, the first statement also re-checks the caller's token and counts the request
- * (`window` is undefined when the token is no longer valid).
+ * (`window` is undefined when the token is no longer valid). With `held`, the revision of a page the
+ * caller already has, rows are read only if the organization changed since.
  */
 export async function listJobStatuses(
   db: Knex,
@@ -150,8 +169,8 @@ export async function listJobStatuses(
   page: Page,
   filter: ListFilter = {},
   order: ListOrder = DEFAULT_ORDER,
-  { columns = READ_COLUMNS, check }: { columns?: string; check?: TokenCheck } = {},
-): Promise<{ rows: JobStatusRow[]; totalCount: number; window?: Window }> {
+  { columns = READ_COLUMNS, check, held }: { columns?: string; check?: TokenCheck; held?: string } = {},
+): Promise<ListedPage> {
   if (!isPlainList(filter, order)) {
     if (check) throw new Error('a token check runs only with a plain list')
     return listFiltered(db, organizationId, filter, order, page, columns)
@@ -159,13 +178,13 @@ export async function listJobStatuses(
   const anchor = positions.anchor(organizationId, page.offset)
   let window: Window | undefined
   if (anchor) {
-    const result = await selectPage(db, organizationId, anchor.fromId, anchor.skip, page.perPage, columns, check)
+    const result = await selectPage(db, organizationId, anchor.fromId, anchor.skip, page.perPage, columns, held, check)
     // Positions hold only while no row was inserted or deleted since they were taken.
-    if (result.version === anchor.version || (check && !result.window)) return result
+    if (result.unchanged || result.version === anchor.version || (check && !result.window)) return result
     window = result.window
     check = undefined
   }
-  const result = await selectPage(db, organizationId, '0', page.offset, page.perPage, columns, check)
+  const result = await selectPage(db, organizationId, '0', page.offset, page.perPage, columns, held, check)
   if (page.offset >= STEP && result.version !== undefined) await positions.refresh(organizationId)
   return { ...result, window: window ?? result.window }
 }
@@ -206,7 +225,8 @@ export async function findJobStatus(db: Knex, organizationId: string, id: string
 
 /** findJobStatus in the statement that re-checks the caller's token and counts the request. */
 export async function findJobStatusChecked(db: Knex, organizationId: string, id: string, columns: string, check: TokenCheck): Promise<{ row?: JobStatusRow; window?: Window }> {
-  const { rows } = await db.raw(
+  const { rows } = await prepared(
+    db,
     `WITH ${check.ctes}
      SELECT counted.count AS caller_count, counted.window_started_at AS caller_window_started_at, j.*
      FROM (SELECT 1) AS one LEFT JOIN counted ON true

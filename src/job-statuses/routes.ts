@@ -6,14 +6,15 @@ import { clientAddress, type FailureThrottle } from '../auth/failure-throttle'
 import { tokenCheck, type KnownTokens } from '../auth/known-tokens'
 import { applyWindow, type RateLimitRules, type Window } from '../auth/rate-limit'
 import { digestSecret } from '../auth/secrets'
-import { answeredNotModified, listDocument, readDocument, selectAttributes, sendDocument, serializeResources, weakEtag, type ResourceCache, type Reuse } from '../jsonapi/document'
+import { answeredNotModified, listDocument, readDocument, renderDocument, selectAttributes, sendBody, sendDocument, serializeResources, weakEtag, type ResourceCache, type Reuse } from '../jsonapi/document'
 import { MethodNotAllowed, NotFound } from '../jsonapi/errors'
 import { parseId } from '../jsonapi/format'
 import { pageLinks, pageMeta, parsePage } from '../jsonapi/pagination'
 import { parseQueryString } from '../jsonapi/query-string'
 import { CAN_ORDER_BY, CAN_QUERY_BY, parseListQuery } from './parameters'
+import type { PageCache, RenderedPage } from './pages'
 import type { PositionCache } from './positions'
-import { columnsFor, findJobStatus, findJobStatusChecked, isPlainList, listJobStatuses, listResults, type JobStatusRow } from './query'
+import { columnsFor, findJobStatus, findJobStatusChecked, isPlainList, listJobStatuses, listResults, type JobStatusRow, type ListedPage } from './query'
 import { JOB_STATUSES_PATH, jobStatusResource, type JobStatusWithResults } from './resource'
 
 /** What a document's rows contribute to its ETag: the row's version where it was read, else updated_at. */
@@ -36,6 +37,7 @@ export interface JobStatusRoutesOptions {
   baseUrl: () => string
   positions: PositionCache
   resources: ResourceCache
+  pages: PageCache
 }
 
 /** Parses a list request; throws the 400s. */
@@ -46,7 +48,14 @@ function parseList(req: Request) {
 
 type ParsedList = ReturnType<typeof parseList>
 
-export function jobStatusRoutes({ db, baseUrl, positions, resources }: JobStatusRoutesOptions): Router {
+/** A list request's rendered page, if it may have one: a plain list without results (they live in their own table). */
+function heldPage(pages: PageCache, req: Request, organizationId: string, baseUrl: string, list: ParsedList) {
+  if (!isPlainList(list.filter, list.order) || list.attributes.includes('results')) return {}
+  const key = pages.key(organizationId, baseUrl, req.originalUrl)
+  return { key, held: pages.get(key) }
+}
+
+export function jobStatusRoutes({ db, baseUrl, positions, resources, pages }: JobStatusRoutesOptions): Router {
   const router = Router()
   const readOnly = () => {
     throw new MethodNotAllowed(['GET', 'HEAD', 'OPTIONS'])
@@ -57,8 +66,10 @@ export function jobStatusRoutes({ db, baseUrl, positions, resources }: JobStatus
     .get(async (req, res) => {
       const { organizationId } = principalOf(req)
       const list = parseList(req)
-      const { rows, totalCount } = await listJobStatuses(db, positions, organizationId, list.page, list.filter, list.order, { columns: columnsFor(list.attributes) })
-      await sendList(db, resources, baseUrl(), req, res, organizationId, list, rows, totalCount)
+      const base = baseUrl()
+      const { key, held } = heldPage(pages, req, organizationId, base, list)
+      const listed = await listJobStatuses(db, positions, organizationId, list.page, list.filter, list.order, { columns: columnsFor(list.attributes), held: held?.revision })
+      await sendList({ db, resources, pages }, base, req, res, organizationId, list, listed, key, held)
     })
     .all(readOnly)
 
@@ -78,12 +89,27 @@ export function jobStatusRoutes({ db, baseUrl, positions, resources }: JobStatus
   return router
 }
 
-async function sendList(db: Knex, resources: ResourceCache, baseUrl: string, req: Request, res: Response, organizationId: string, list: ParsedList, rows: JobStatusRow[], totalCount: number) {
-  if (answeredNotModified(req, res, weakEtag(baseUrl, req.originalUrl, totalCount, ...rows.map(rowVersion)))) return
+/**
+ * Sends a list page: the page held from before when the organization has not changed since, else a
+ * page built from the rows, which is kept (under `key`) for the next request.
+ */
+async function sendList(
+  { db, resources, pages }: Pick<JobStatusRoutesOptions, 'db' | 'resources' | 'pages'>,
+  baseUrl: string, req: Request, res: Response, organizationId: string, list: ParsedList,
+  { rows, totalCount, revision, unchanged }: ListedPage, key: string | undefined, held: RenderedPage | undefined,
+) {
+  if (unchanged && held) {
+    if (!answeredNotModified(req, res, held.etag)) sendBody(res, held.body)
+    return
+  }
+  const etag = weakEtag(baseUrl, req.originalUrl, totalCount, ...rows.map(rowVersion))
+  if (answeredNotModified(req, res, etag)) return
   const meta = { ...pageMeta(list.page, rows.length, totalCount), can_order_by: CAN_ORDER_BY, can_query_by: CAN_QUERY_BY }
   const links = pageLinks(baseUrl, JOB_STATUSES_PATH, list.pairs, meta)
   const data = serializeResources(jobStatusResource, await withResults(db, rows, list.attributes), list.attributes, baseUrl, reuseOf(resources, list.attributes))
-  sendDocument(res, listDocument(links, data, meta, { id: organizationId, type: 'Organization' }))
+  const body = renderDocument(listDocument(links, data, meta, { id: organizationId, type: 'Organization' }))
+  if (key !== undefined && revision !== undefined) pages.set(key, { revision, etag, body })
+  sendBody(res, body)
 }
 
 async function sendRead(db: Knex, resources: ResourceCache, baseUrl: string, req: Request, res: Response, organizationId: string, row: JobStatusRow, attributes: readonly string[]) {
@@ -110,7 +136,7 @@ const READ_PATH = new RegExp(`^${JOB_STATUSES_PATH}/([^/]+)$`)
  * answers exactly as before: an unknown or no longer valid token (and says why), a personal access
  * token, a filtered or reordered list, a bad parameter (a 400 comes after authentication there).
  */
-export function knownCallerRoutes({ db, counters, baseUrl, positions, resources, knownTokens, throttle, rateLimit, now }: KnownCallerOptions): RequestHandler {
+export function knownCallerRoutes({ db, counters, baseUrl, positions, resources, pages, knownTokens, throttle, rateLimit, now }: KnownCallerOptions): RequestHandler {
   return async (req, res, next) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next()
     const isList = req.path === JOB_STATUSES_PATH
@@ -135,10 +161,12 @@ export function knownCallerRoutes({ db, counters, baseUrl, positions, resources,
     const at = now()
     const check = tokenCheck(digest!, at, rateLimit.periodSeconds)
     if (list) {
-      const { rows, totalCount, window } = await listJobStatuses(counters, positions, known.organizationId, list.page, list.filter, list.order, { columns: columnsFor(list.attributes), check })
-      if (!window) return forget()
-      accept(window, at)
-      await sendList(db, resources, baseUrl(), req, res, known.organizationId, list, rows, totalCount)
+      const base = baseUrl()
+      const { key, held } = heldPage(pages, req, known.organizationId, base, list)
+      const listed = await listJobStatuses(counters, positions, known.organizationId, list.page, list.filter, list.order, { columns: columnsFor(list.attributes), check, held: held?.revision })
+      if (!listed.window) return forget()
+      accept(listed.window, at)
+      await sendList({ db, resources, pages }, base, req, res, known.organizationId, list, listed, key, held)
     } else {
       const attributes = selectAttributes(jobStatusResource, parseQueryString(req.originalUrl))
       const { row, window } = await findJobStatusChecked(counters, known.organizationId, id!, columnsFor(attributes), check)

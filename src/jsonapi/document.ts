@@ -184,9 +184,19 @@ export function answeredNotModified(req: Request, res: Response, etag: string): 
 }
 
 export function sendDocument(res: Response, document: unknown): void {
-  const body = JSON.stringify(document)
+  const text = JSON.stringify(document)
+  if (!res.get('ETag')) res.set('ETag', weakEtag(text))
+  sendBody(res, Buffer.from(text))
+}
+
+/** A document's bytes, as sent. */
+export function renderDocument(document: unknown): Buffer {
+  return Buffer.from(JSON.stringify(document))
+}
+
+/** Sends bytes renderDocument made, now or for an earlier request. */
+export function sendBody(res: Response, body: Buffer): void {
   res.set('Content-Type', JSON_API_CONTENT_TYPE)
   res.set('Cache-Control', CACHE_CONTROL)
-  if (!res.get('ETag')) res.set('ETag', weakEtag(body))
   res.send(body)
 }
