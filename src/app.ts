@@ -1,5 +1,6 @@
 // createApp(deps): the middleware pipeline and routers, with no I/O of its own.
-import express, { type Express } from 'express'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import express from 'express'
 import type { Knex } from 'knex'
 import type { Logger } from 'pino'
 import { authenticate, authMethodOf } from './auth/authenticate'
@@ -17,7 +18,8 @@ import { ResourceCache } from './jsonapi/document'
 import { NotFound } from './jsonapi/errors'
 import { xplentyRoutes } from './dialects/xplenty'
 import { zendeskRoutes } from './dialects/zendesk'
-import { jobStatusRoutes, knownCallerRoutes } from './job-statuses/routes'
+import { knownCallers } from './job-statuses/known-callers'
+import { jobStatusRoutes } from './job-statuses/routes'
 import { PageCache } from './job-statuses/pages'
 import { PositionCache } from './job-statuses/positions'
 import type { JobStatusNotifications } from './job-statuses/notifications'
@@ -38,7 +40,8 @@ export interface AppDeps {
   baseUrl: () => string
 }
 
-export function createApp({ db, counters, config, logger, now, baseUrl, notifications }: AppDeps): Express {
+/** Answers every request: the known callers' hot reads directly, the rest through the Express app. */
+export function createApp({ db, counters, config, logger, now, baseUrl, notifications }: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const app = express()
   app.disable('x-powered-by')
   // Documents carry ETags computed from their rows (jsonapi/document.ts), errors none.
@@ -67,8 +70,6 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
   const positions = new PositionCache(db)
   const resources = new ResourceCache()
   const pages = new PageCache()
-  // A token seen valid before skips the lookup: the list and read re-check it in their own statement.
-  calendar.use(knownCallerRoutes({ db, counters, baseUrl, positions, resources, pages, knownTokens, throttle, rateLimit: rules, now }))
   calendar.use(authenticate({ db, now, scope: 'calendar', throttle, counters, rateLimitPeriod: config.rateLimitPeriod, knownTokens }))
   calendar.use(rateLimit({ db: counters, now, ...rules }))
   calendar.use(organizationRoutes(db, baseUrl))
@@ -95,5 +96,11 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
     throw new NotFound()
   })
   app.use(renderError(logger, config.unavailableRetryAfter))
-  return app
+
+  // A token seen valid before skips the lookup: the list and read re-check it in their own statement.
+  const hot = knownCallers({
+    db, counters, baseUrl, positions, resources, pages, knownTokens, throttle, rateLimit: rules, now, logger,
+    unavailableRetryAfter: config.unavailableRetryAfter,
+  })
+  return (req, res) => hot(req, res, () => app(req, res))
 }

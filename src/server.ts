@@ -1,6 +1,6 @@
 // The entry point: load config, open and migrate the database, listen, and drain on SIGTERM.
 import cluster from 'node:cluster'
-import type { Server } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Knex } from 'knex'
 import pino, { type Logger } from 'pino'
@@ -42,7 +42,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   await notifications.start()
   const app = createApp({ db, counters, config, logger, now, baseUrl: () => baseUrl, notifications })
   const scenarios = new ScenarioDriver(db, now, logger)
-  const server = app.listen(config.port, config.host)
+  const server = createServer(app).listen(config.port, config.host)
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)
     server.once('error', reject)

@@ -1,5 +1,6 @@
 // PCO's rate limit per authenticated person, counted in PostgreSQL so every server process shares it.
-import type { Request, RequestHandler, Response } from 'express'
+import type { ServerResponse } from 'node:http'
+import type { RequestHandler } from 'express'
 import type { Knex } from 'knex'
 import { RateLimited } from '../jsonapi/errors'
 import { valuesOf, parseQueryString } from '../jsonapi/query-string'
@@ -56,11 +57,11 @@ export interface RateLimitRules {
 }
 
 /** Sends the rate-limit headers for a counted request, and refuses it (429) past its limit. */
-export function applyWindow(req: Request, res: Response, window: Window, at: Date, { limit, deepOffsetLimit, periodSeconds }: RateLimitRules): void {
-  const applies = isDeep(req.originalUrl) ? deepOffsetLimit : limit
-  res.set('X-PCO-API-Request-Rate-Count', String(window.count))
-  res.set('X-PCO-API-Request-Rate-Limit', String(applies))
-  res.set('X-PCO-API-Request-Rate-Period', String(periodSeconds))
+export function applyWindow(url: string, res: ServerResponse, window: Window, at: Date, { limit, deepOffsetLimit, periodSeconds }: RateLimitRules): void {
+  const applies = isDeep(url) ? deepOffsetLimit : limit
+  res.setHeader('X-PCO-API-Request-Rate-Count', String(window.count))
+  res.setHeader('X-PCO-API-Request-Rate-Limit', String(applies))
+  res.setHeader('X-PCO-API-Request-Rate-Period', String(periodSeconds))
   if (window.count > applies) {
     const retryAfter = Math.max(1, Math.ceil((window.startedAt.getTime() + periodSeconds * 1000 - at.getTime()) / 1000))
     throw new RateLimited(window.count, applies, periodSeconds, retryAfter)
@@ -73,7 +74,7 @@ export function rateLimit({ db, now, ...rules }: RateLimitOptions): RequestHandl
     const principal = principalOf(req)
     // A bearer token's lookup counted the request already (findAccessTokenAndCount): one round trip less.
     const window = principal.window ?? (await countRequest(db, personKey(principal.personId), at, rules.periodSeconds))
-    applyWindow(req, res, window, at, rules)
+    applyWindow(req.originalUrl, res, window, at, rules)
     next()
   }
 }

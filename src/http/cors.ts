@@ -1,4 +1,5 @@
 // CORS for browser clients: any origin may read, and a preflight allows what PCO's JS client sends.
+import type { ServerResponse } from 'node:http'
 import type { RequestHandler } from 'express'
 
 // The official JS client sends X-CSRF-Token and Content-Type even on GET (wire contract §7).
@@ -9,9 +10,16 @@ const EXPOSED_HEADERS = [
   'Location', 'Idempotent-Replayed',
 ]
 
+const EXPOSED = EXPOSED_HEADERS.join(', ')
+
+/** What every answer carries, preflight or not. */
+export function setCorsHeaders(res: ServerResponse): void {
+  res.setHeader('Access-Control-Allow-Origin', '*')
+  res.setHeader('Access-Control-Expose-Headers', EXPOSED)
+}
+
 export const cors: RequestHandler = (req, res, next) => {
-  res.set('Access-Control-Allow-Origin', '*')
-  res.set('Access-Control-Expose-Headers', EXPOSED_HEADERS.join(', '))
+  setCorsHeaders(res)
   if (req.method !== 'OPTIONS') return next()
   // A preflight never needs credentials: browsers send it without them.
   res.set('Access-Control-Allow-Methods', 'GET, HEAD, POST, PATCH, OPTIONS')

@@ -1,4 +1,5 @@
 // The one place that turns every failure into a response; unknown failures never leak their details.
+import type { ServerResponse } from 'node:http'
 import type { ErrorRequestHandler } from 'express'
 import type { Logger } from 'pino'
 import { isDatabaseUnavailable } from '../db/database'
@@ -18,18 +19,23 @@ export function toApiError(error: unknown, unavailableRetryAfter: number): ApiEr
   return new InternalServerError()
 }
 
-export function renderError(logger: Logger, unavailableRetryAfter: number): ErrorRequestHandler {
-  return (error: unknown, req, res, _next) => {
-    const apiError = toApiError(error, unavailableRetryAfter)
-    if (apiError.status >= 500) logger.error({ request_id: req.id, err: error }, 'request failed')
-    if (res.headersSent) {
-      res.destroy()
-      return
-    }
-    res.status(apiError.status)
-    res.set(apiError.headers)
-    res.set('Content-Type', apiError.contentType)
-    res.removeHeader('ETag')
-    res.send(apiError.render())
+/** Answers with `error` in the documented envelope; a response already begun is cut off instead. */
+export function sendFailure(logger: Logger, unavailableRetryAfter: number, error: unknown, res: ServerResponse): void {
+  const apiError = toApiError(error, unavailableRetryAfter)
+  if (apiError.status >= 500) logger.error({ request_id: res.getHeader('X-Request-Id'), err: error }, 'request failed')
+  if (res.headersSent) {
+    res.destroy()
+    return
   }
+  const body = Buffer.from(apiError.render())
+  res.statusCode = apiError.status
+  for (const [name, value] of Object.entries(apiError.headers)) res.setHeader(name, value)
+  res.setHeader('Content-Type', apiError.contentType)
+  res.setHeader('Content-Length', body.length)
+  res.removeHeader('ETag')
+  res.end(body)
+}
+
+export function renderError(logger: Logger, unavailableRetryAfter: number): ErrorRequestHandler {
+  return (error: unknown, _req, res, _next) => sendFailure(logger, unavailableRetryAfter, error, res)
 }

@@ -1,6 +1,6 @@
 // Reads job statuses, always scoped to one organization and in a total order.
 import type { Knex } from 'knex'
-import { prepared } from '../db/database'
+import { runPrepared } from '../db/prepared'
 import type { Page } from '../jsonapi/pagination'
 import { checkedWindow, type TokenCheck } from '../auth/known-tokens'
 import type { Window } from '../auth/rate-limit'
@@ -123,8 +123,8 @@ async function selectPage(db: Knex, organizationId: string, fromId: string, skip
      ) AS j ON true
      WHERE c.organization_id = :organizationId`
   const bindings = { organizationId, fromId, skip, limit, held: held ?? null }
-  const { rows } = check
-    ? await prepared(
+  const rows = check
+    ? await runPrepared<PageRow>(
         db,
         `WITH ${check.ctes}
          SELECT counted.count AS caller_count, counted.window_started_at AS caller_window_started_at, p.*
@@ -132,16 +132,15 @@ async function selectPage(db: Knex, organizationId: string, fromId: string, skip
          ORDER BY p.id`,
         { ...check.bindings, ...bindings },
       )
-    : await prepared(db, `${page} ORDER BY j.id`, bindings)
-  const pageRows = rows as PageRow[]
-  const first = pageRows[0]
+    : await runPrepared<PageRow>(db, `${page} ORDER BY j.id`, bindings)
+  const first = rows[0]
   const revision = first?.organization_revision ?? undefined
   return {
     totalCount: first?.organization_total != null ? Number(first.organization_total) : 0,
     version: first?.organization_version ?? undefined,
     revision,
     unchanged: held !== undefined && revision === held,
-    rows: pageRows.filter((row) => row.id !== null).map(fromDatabase),
+    rows: rows.filter((row) => row.id !== null).map(fromDatabase),
     window: checkedWindow(first),
   }
 }
@@ -225,7 +224,7 @@ export async function findJobStatus(db: Knex, organizationId: string, id: string
 
 /** findJobStatus in the statement that re-checks the caller's token and counts the request. */
 export async function findJobStatusChecked(db: Knex, organizationId: string, id: string, columns: string, check: TokenCheck): Promise<{ row?: JobStatusRow; window?: Window }> {
-  const { rows } = await prepared(
+  const [first] = await runPrepared<Record<string, unknown>>(
     db,
     `WITH ${check.ctes}
      SELECT counted.count AS caller_count, counted.window_started_at AS caller_window_started_at, j.*
@@ -233,7 +232,6 @@ export async function findJobStatusChecked(db: Knex, organizationId: string, id:
      LEFT JOIN LATERAL (SELECT ${columns} FROM job_statuses WHERE organization_id = :organizationId AND id = :id) AS j ON true`,
     { ...check.bindings, organizationId, id },
   )
-  const [first] = rows as Array<Record<string, unknown>>
   return { row: first && first.id !== null ? fromDatabase(first) : undefined, window: checkedWindow(first) }
 }
 

@@ -1,6 +1,6 @@
 // Builds JSON:API documents in PCO's key order from jsonapi-serializer's output, and sends them.
 import { createHash } from 'node:crypto'
-import type { Request, Response } from 'express'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Serializer } from 'jsonapi-serializer'
 import { LruMap } from '../lru-map'
 import { valuesOf, type QueryPairs } from './query-string'
@@ -172,20 +172,22 @@ const CACHE_CONTROL = 'max-age=0, private, must-revalidate'
  * Sets the ETag and, when the client already holds that version (If-None-Match), answers 304 at
  * once: a poller that sees nothing new costs a query, not a serialization.
  */
-export function answeredNotModified(req: Request, res: Response, etag: string): boolean {
-  res.set('ETag', etag)
-  res.set('Cache-Control', CACHE_CONTROL)
+export function answeredNotModified(req: IncomingMessage, res: ServerResponse, etag: string): boolean {
+  res.setHeader('ETag', etag)
+  res.setHeader('Cache-Control', CACHE_CONTROL)
   const held = req.headers['if-none-match']
   if (!held) return false
   const tags = held.split(',').map((tag) => tag.trim().replace(/^W\//, ''))
   if (!tags.includes('*') && !tags.includes(etag.replace(/^W\//, ''))) return false
-  res.status(304).end()
+  res.statusCode = 304
+  res.end()
   return true
 }
 
-export function sendDocument(res: Response, document: unknown): void {
+export function sendDocument(res: ServerResponse, document: unknown): void {
   const text = JSON.stringify(document)
-  if (!res.get('ETag')) res.set('ETag', weakEtag(text))
+  // A document without an ETag of its own gets one from its bytes, and a 304 when the client holds them.
+  if (!res.hasHeader('ETag') && answeredNotModified(res.req, res, weakEtag(text))) return
   sendBody(res, Buffer.from(text))
 }
 
@@ -195,8 +197,9 @@ export function renderDocument(document: unknown): Buffer {
 }
 
 /** Sends bytes renderDocument made, now or for an earlier request. */
-export function sendBody(res: Response, body: Buffer): void {
-  res.set('Content-Type', JSON_API_CONTENT_TYPE)
-  res.set('Cache-Control', CACHE_CONTROL)
-  res.send(body)
+export function sendBody(res: ServerResponse, body: Buffer): void {
+  res.setHeader('Content-Type', JSON_API_CONTENT_TYPE)
+  res.setHeader('Cache-Control', CACHE_CONTROL)
+  res.setHeader('Content-Length', body.length)
+  res.end(body)
 }
