@@ -73,6 +73,20 @@ describe('reading one job status', () => {
     })
   }
 
+  it('counts a killed job’s runtime up to its last update, on the list and the read', async () => {
+    const { organizationId, token } = await createTenant(server.db)
+    const id = await insertJobStatus(server.db, organizationId, { status: 'killed', started_at: '2026-01-01T10:00:00Z' })
+    await server.db('job_statuses').where({ id }).update({ updated_at: '2026-01-01T10:01:40Z' })
+    for (const path of [`/calendar/v2/job_statuses/${id}?fields[JobStatus]=runtime`, '/calendar/v2/job_statuses?fields[JobStatus]=runtime']) {
+      // Twice: the first request looks the token up, the second takes the known caller's statement.
+      for (let i = 0; i < 2; i++) {
+        const reply = await request(server.url, path, { token })
+        const data = Array.isArray(reply.json.data) ? reply.json.data[0] : reply.json.data
+        assert.deepEqual(data.attributes, { runtime: 100 }, path)
+      }
+    }
+  })
+
   it('answers 400 in the envelope for a path that is not valid percent-encoding', async () => {
     const { token } = await createTenant(server.db)
     const reply = await request(server.url, '/calendar/v2/job_statuses/%E0%A4%A', { token })

@@ -42,16 +42,16 @@ const READ_COLUMNS = `${COLUMNS.join(', ')}, ${ROW_VERSION}`
 
 /** The columns each attribute is read from (resource.ts); id, organization and version are always read. */
 const ATTRIBUTE_COLUMNS: Readonly<Record<string, readonly string[]>> = {
-  runtime: ['started_at', 'completed_at', 'failed_at', 'status'],
+  runtime: ['started_at', 'completed_at', 'failed_at', 'status', 'updated_at'],
   results: [],
 }
 
 /**
- * The select list for rows that will show `attributes`: a page of PCO's five attributes reads 8 of
+ * The select list for rows that will show `attributes`: a page of PCO's five attributes reads 7 of
  * the 17 columns, which is less for PostgreSQL to send and for pg to parse (dates above all).
  */
 export function columnsFor(attributes: readonly string[]): string {
-  const columns = new Set(['id', 'organization_id', 'updated_at'])
+  const columns = new Set(['id', 'organization_id'])
   for (const name of attributes) for (const column of ATTRIBUTE_COLUMNS[name] ?? [name]) columns.add(column)
   return `${[...columns].join(', ')}, ${ROW_VERSION}`
 }
