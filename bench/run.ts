@@ -166,7 +166,7 @@ function pageStatement(organization: string, fromId: string, limit: number): str
   WHERE c.organization_id = ${organization} ORDER BY j.id;`
 }
 
-/** pgbench running the statements the server runs for each scenario: the ceiling the database allows here. */
+/** pgbench running the statements the server runs for each scenario, prepared as the server prepares them: the ceiling the database allows here. */
 async function pgbench(databaseUrl: string, data: Dataset, db: Knex): Promise<number[]> {
   const dir = mkdtempSync(join(tmpdir(), 'pco-pgbench-'))
   // The offsets measured are multiples of the position step, so the server starts exactly at the cached id.
@@ -184,7 +184,7 @@ async function pgbench(databaseUrl: string, data: Dataset, db: Knex): Promise<nu
   return scripts.map((script, i) => {
     const file = join(dir, `${i}.sql`)
     writeFileSync(file, script)
-    const output = execFileSync('pgbench', ['-n', '-c', String(CONNECTIONS), '-j', '2', '-T', String(DURATION), '-f', file, databaseUrl]).toString()
+    const output = execFileSync('pgbench', ['-n', '-M', 'prepared', '-c', String(CONNECTIONS), '-j', '2', '-T', String(DURATION), '-f', file, databaseUrl]).toString()
     return Number(/tps = ([\d.]+)/.exec(output)?.[1] ?? 0)
   })
 }
