@@ -19,6 +19,7 @@ import { NotFound } from './jsonapi/errors'
 import { xplentyRoutes } from './dialects/xplenty'
 import { zendeskRoutes } from './dialects/zendesk'
 import { knownCallers } from './job-statuses/known-callers'
+import { ReadBatcher } from './job-statuses/read-batch'
 import { jobStatusRoutes } from './job-statuses/routes'
 import { PageCache } from './job-statuses/pages'
 import { PositionCache } from './job-statuses/positions'
@@ -100,7 +101,7 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
   // A token seen valid before skips the lookup: the list and read re-check it in their own statement.
   const hot = knownCallers({
     db, counters, baseUrl, positions, resources, pages, knownTokens, throttle, rateLimit: rules, now, logger,
-    unavailableRetryAfter: config.unavailableRetryAfter,
+    unavailableRetryAfter: config.unavailableRetryAfter, reads: new ReadBatcher(counters, now, config.rateLimitPeriod),
   })
   return (req, res) => hot(req, res, () => app(req, res))
 }

@@ -2,6 +2,9 @@
 // change to it must still take effect at the very next request, and each request must count once.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { digestSecret } from '../src/auth/secrets'
+import { columnsFor } from '../src/job-statuses/query'
+import { ReadBatcher } from '../src/job-statuses/read-batch'
 import { createTenant, createToken, insertJobStatuses } from './support/factories'
 import { request } from './support/http'
 import { startTestServer, type TestServer } from './support/server'
@@ -71,6 +74,60 @@ describe('a token the server already knows', () => {
     assert.equal(over.status, 429)
     assert.equal(over.headers.get('x-pco-api-request-rate-count'), '6')
     assert.ok(Number(over.headers.get('retry-after')) >= 1)
+  })
+
+  it('numbers reads that arrive together one by one, for each person, and refuses exactly those past the limit', async () => {
+    const first = await knownToken()
+    const second = await knownToken()
+    // Sent at once, so they share statements: two people, a missing job, another organization's job.
+    const paths = [
+      ...first.ids.map((id) => ({ caller: first, path: `${LIST}/${id}` })),
+      { caller: first, path: `${LIST}/999999999999` },
+      { caller: first, path: `${LIST}/${second.ids[0]}` },
+      ...first.ids.map((id) => ({ caller: first, path: `${LIST}/${id}?fields[JobStatus]=status` })),
+      ...second.ids.map((id) => ({ caller: second, path: `${LIST}/${id}` })),
+    ]
+    const replies = await Promise.all(paths.map(({ caller, path }) => request(server.url, path, { token: caller.token })))
+    for (const caller of [first, second]) {
+      const mine = replies.filter((_, i) => paths[i]!.caller === caller)
+      const counts = mine.map((reply) => Number(reply.headers.get('x-pco-api-request-rate-count'))).sort((a, b) => a - b)
+      // Each person's first request (in knownToken) was 1: the rest are 2, 3, … with no repeat and no gap.
+      assert.deepEqual(counts, mine.map((_, i) => i + 2))
+      for (const reply of mine) {
+        const count = Number(reply.headers.get('x-pco-api-request-rate-count'))
+        if (count > 5) assert.equal(reply.status, 429)
+        else assert.notEqual(reply.status, 429)
+      }
+    }
+    const statuses = replies.map((reply) => reply.status)
+    // The first person sent eight (counts 2 to 9, so four past 5), the second three.
+    assert.equal(statuses.filter((status) => status === 429).length, 4)
+    // Of the first person's requests within the limit, a missing job and another organization's are 404s.
+    for (const [i, reply] of replies.entries()) {
+      if (reply.status === 429) continue
+      const { path, caller } = paths[i]!
+      const foreign = path.endsWith(second.ids[0]!) && caller === first
+      assert.equal(reply.status, path.includes('999999999999') || foreign ? 404 : 200, path)
+    }
+  })
+
+  it('numbers the reads of one batch in arrival order, person by person, against the real rate-limit rows', async () => {
+    const first = await knownToken()
+    const second = await knownToken()
+    const reads = new ReadBatcher(server.db, server.clock.now, 20)
+    const columns = columnsFor(['status'])
+    // Asked in one turn of the event loop, so one statement answers them all.
+    const answers = await Promise.all([
+      reads.read(digestSecret(first.token), first.organizationId, first.ids[0]!, columns),
+      reads.read(digestSecret(second.token), second.organizationId, second.ids[0]!, columns),
+      reads.read(digestSecret(first.token), first.organizationId, '999999999999', columns),
+      reads.read(digestSecret('not a token'), first.organizationId, first.ids[1]!, columns),
+      reads.read(digestSecret(first.token), first.organizationId, second.ids[1]!, columns),
+      reads.read(digestSecret(second.token), second.organizationId, second.ids[2]!, columns),
+    ])
+    assert.deepEqual(answers.map((answer) => answer.window?.count), [2, 2, 3, undefined, 4, 3])
+    assert.deepEqual(answers.map((answer) => answer.row?.id), [first.ids[0], second.ids[0], undefined, undefined, undefined, second.ids[2]])
+    assert.equal(answers[0]!.row!.status, 'queued')
   })
 
   it('answers exactly what the ordinary path answers', async () => {

@@ -42,11 +42,11 @@ export interface TokenCheck {
   readonly bindings: Record<string, unknown>
 }
 
-/** The token must still exist, be unrevoked and unexpired at `now`, and its person still be there. */
+/** The token must still exist (deleting its person deletes it too), be unrevoked and unexpired at `now`. */
 export function tokenCheck(digest: string, now: Date, periodSeconds: number): TokenCheck {
   return {
     ctes: `caller AS (
-       SELECT t.person_id FROM oauth_access_tokens AS t JOIN people AS p ON p.id = t.person_id
+       SELECT t.person_id FROM oauth_access_tokens AS t
        WHERE t.token_digest = :callerDigest
          AND ${TOKEN_IN_FORCE}
      ), counted AS (

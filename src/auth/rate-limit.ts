@@ -33,10 +33,13 @@ export async function countRequest(db: Knex, key: string, now: Date, periodSecon
   return { count: Number(row!.count), startedAt: new Date(row!.window_started_at) }
 }
 
-/** The upsert that counts a request, for rows (key, now, 1) from `source`; binds :now and :expired. */
+/**
+ * The upsert that counts requests, for rows (key, now, requests) from `source`, at most one per key;
+ * binds :now and :expired.
+ */
 export const COUNT_REQUEST = (source: string) => `INSERT INTO rate_limits AS r (key, window_started_at, count) ${source}
      ON CONFLICT (key) DO UPDATE SET
-       count = CASE WHEN r.window_started_at <= :expired THEN 1 ELSE r.count + 1 END,
+       count = CASE WHEN r.window_started_at <= :expired THEN EXCLUDED.count ELSE r.count + EXCLUDED.count END,
        window_started_at = CASE WHEN r.window_started_at <= :expired THEN :now ELSE r.window_started_at END`
 
 export function windowBindings(now: Date, periodSeconds: number, more: Record<string, unknown> = {}) {

@@ -15,7 +15,8 @@ import { selectAttributes } from '../jsonapi/document'
 import { NotFound } from '../jsonapi/errors'
 import { parseId } from '../jsonapi/format'
 import { parseQueryString } from '../jsonapi/query-string'
-import { columnsFor, findJobStatusChecked, isPlainList, listJobStatuses } from './query'
+import { columnsFor, isPlainList, listJobStatuses } from './query'
+import type { ReadBatcher } from './read-batch'
 import { JOB_STATUSES_PATH, jobStatusResource } from './resource'
 import { heldPage, parseList, sendList, sendRead, type JobStatusRoutesOptions, type ParsedList } from './routes'
 
@@ -28,6 +29,7 @@ export interface KnownCallerOptions extends JobStatusRoutesOptions {
   now: () => Date
   logger: Logger
   unavailableRetryAfter: number
+  reads: ReadBatcher
 }
 
 /** Handles the request, or calls `fallback` having sent nothing, for the Express app to answer. */
@@ -74,21 +76,21 @@ export function knownCallers(options: KnownCallerOptions): RequestListener {
     }
     if ((list && !isPlainList(list.filter, list.order)) || (!isList && id === undefined)) return fallback()
 
-    const at = now()
-    const check = tokenCheck(digest, at, rateLimit.periodSeconds)
     const base = baseUrl()
     const answer = async () => {
       if (list) {
+        const at = now()
+        const check = tokenCheck(digest, at, rateLimit.periodSeconds)
         const { key, held } = heldPage(options.pages, url, known.organizationId, base, list)
         const listed = await listJobStatuses(counters, positions, known.organizationId, list.page, list.filter, list.order, { columns: columnsFor(list.attributes), check, held: held?.revision })
         if (!listed.window) return forget()
-        begin(listed.window)
+        begin(listed.window, at)
         await sendList(options, base, req, res, url, known.organizationId, list, listed, key, held)
       } else {
         const attributes = selectAttributes(jobStatusResource, parseQueryString(url))
-        const { row, window } = await findJobStatusChecked(counters, known.organizationId, id!, columnsFor(attributes), check)
+        const { row, window, at } = await options.reads.read(digest, known.organizationId, id!, columnsFor(attributes))
         if (!window) return forget()
-        begin(window)
+        begin(window, at)
         if (!row) throw new NotFound()
         await sendRead(options.db, options.resources, base, req, res, url, known.organizationId, row, attributes)
       }
@@ -106,7 +108,7 @@ export function knownCallers(options: KnownCallerOptions): RequestListener {
       fallback()
     }
     /** The counted request is this listener's to answer from here on, with the app's headers. */
-    function begin(window: NonNullable<Principal['window']>) {
+    function begin(window: NonNullable<Principal['window']>, at: Date) {
       begun = true
       ;(req as IncomingMessage & { principal?: Principal }).principal = {
         personId: known!.personId, organizationId: known!.organizationId, method: 'OAuth2', scopes: known!.scopes, window,

@@ -222,19 +222,6 @@ export async function findJobStatus(db: Knex, organizationId: string, id: string
   return row && fromDatabase(row)
 }
 
-/** findJobStatus in the statement that re-checks the caller's token and counts the request. */
-export async function findJobStatusChecked(db: Knex, organizationId: string, id: string, columns: string, check: TokenCheck): Promise<{ row?: JobStatusRow; window?: Window }> {
-  const [first] = await runPrepared<Record<string, unknown>>(
-    db,
-    `WITH ${check.ctes}
-     SELECT counted.count AS caller_count, counted.window_started_at AS caller_window_started_at, j.*
-     FROM (SELECT 1) AS one LEFT JOIN counted ON true
-     LEFT JOIN LATERAL (SELECT ${columns} FROM job_statuses WHERE organization_id = :organizationId AND id = :id) AS j ON true`,
-    { ...check.bindings, organizationId, id },
-  )
-  return { row: first && first.id !== null ? fromDatabase(first) : undefined, window: checkedWindow(first) }
-}
-
 const BULK_CHUNK = 100_000
 
 /**
