@@ -151,4 +151,34 @@ describe('pages equal ORDER BY id LIMIT … OFFSET …', () => {
     await bulkInsert(server.db, tenant.organizationId, 3)
     await compareAll('after an insert')
   })
+
+  it('walks every page by links.next exactly, while pages are built ahead and rows change under it', async () => {
+    const tenant = await createTenant(server.db)
+    await bulkInsert(server.db, tenant.organizationId, 1_000)
+    const naive = async (offset: number) => {
+      const rows = await server.db('job_statuses').where({ organization_id: tenant.organizationId }).orderBy('id').limit(100).offset(offset).select('id', 'message')
+      return rows.map((row) => ({ id: String(row.id), message: row.message }))
+    }
+    for (const credential of [{ token: tenant.token }, { basic: tenant.pat }]) {
+      let next: string | undefined = `${server.url}/calendar/v2/job_statuses?per_page=100`
+      let offset = 0
+      let page = 0
+      while (next) {
+        const reply = await request(server.url, next.slice(server.url.length), credential)
+        assert.equal(reply.status, 200)
+        const served = reply.json.data.map(({ id, attributes }: { id: string; attributes: { message: string } }) => ({ id, message: attributes.message }))
+        assert.deepEqual(served, await naive(offset), `page ${page}`)
+        next = reply.json.links.next
+        offset += 100
+        page += 1
+        if (next && page % 2 === 0) {
+          // Long enough for the next page to be built ahead; then change a row on it.
+          await new Promise((resolve) => setTimeout(resolve, 50))
+          const [first] = await naive(offset)
+          await server.db.raw('UPDATE job_statuses SET message = ? WHERE id = ?', [`changed at page ${page}`, first!.id])
+        }
+      }
+      assert.equal(offset, 1_000)
+    }
+  })
 })

@@ -81,7 +81,7 @@ export function knownCallers(options: KnownCallerOptions): RequestListener {
       if (list) {
         const at = now()
         const check = tokenCheck(digest, at, rateLimit.periodSeconds)
-        const { key, held } = heldPage(options.pages, url, known.organizationId, base, list)
+        const { key, held } = await heldPage(options.pages, url, known.organizationId, base, list)
         const listed = await listJobStatuses(counters, positions, known.organizationId, list.page, list.filter, list.order, { columns: columnsFor(list.attributes), check, held: held?.revision })
         if (!listed.window) return forget()
         begin(listed.window, at)

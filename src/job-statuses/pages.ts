@@ -14,14 +14,54 @@ export interface RenderedPage {
 
 /** Bytes of rendered pages one process keeps: a 25-row page is about 6 kB, a 100-row one about 24 kB. */
 const CAPACITY_BYTES = 8 * 1024 * 1024
+/** Pages built ahead for walkers, each used at most once; and the walks followed. */
+const AHEAD_PAGES = 64
+const WALKS = 1_024
 
 export class PageCache {
   private readonly pages: LruMap<string, RenderedPage>
   /** Pages built once: one is kept only when built again, so a walk over every page keeps nothing. */
   private readonly seenOnce = new Set<string>()
 
+  /** Next pages being built or built for a walk over every page, by key. */
+  private readonly ahead = new LruMap<string, Promise<RenderedPage | undefined>>(AHEAD_PAGES)
+  /** The offset each walk asks for next, by the walk's key (its URL without the offset). */
+  private readonly walks = new LruMap<string, number>(WALKS)
+
   constructor(private readonly capacityBytes = CAPACITY_BYTES) {
     this.pages = new LruMap(capacityBytes, (page) => page.body.length + page.etag.length)
+  }
+
+  /**
+   * The page held for `key`: one kept, or one built ahead for a walk (waiting for it if it is being
+   * built; a page built ahead is handed out once). The caller still checks its revision.
+   */
+  async held(key: string): Promise<RenderedPage | undefined> {
+    const kept = this.pages.get(key)
+    if (kept) return kept
+    const ahead = this.ahead.get(key)
+    if (!ahead) return undefined
+    this.ahead.delete(key)
+    return ahead.catch(() => undefined)
+  }
+
+  /**
+   * Notes that a walk (`walk`: the URL without its offset) was served `offset`, and says whether
+   * that is where it was expected: the page after the one served before.
+   */
+  isWalking(walk: string, offset: number, perPage: number): boolean {
+    const expected = this.walks.get(walk)
+    this.walks.set(walk, offset + perPage)
+    return expected === offset
+  }
+
+  /** Builds the page for `key` now, before it is asked for. */
+  buildAhead(key: string, build: () => Promise<RenderedPage | undefined>): void {
+    if (this.pages.get(key) || this.ahead.get(key)) return
+    const building = build()
+    // Nobody may ever ask for it: a failure here is only a page not built ahead.
+    building.catch(() => undefined)
+    this.ahead.set(key, building)
   }
 
   /** Everything a page's bytes are made from besides its rows: the organization, the base URL and the request's URL. */

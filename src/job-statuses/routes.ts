@@ -7,7 +7,7 @@ import { answeredNotModified, listDocument, readDocument, renderDocument, select
 import { MethodNotAllowed, NotFound } from '../jsonapi/errors'
 import { parseId } from '../jsonapi/format'
 import { pageLinks, pageMeta, parsePage } from '../jsonapi/pagination'
-import { parseQueryString } from '../jsonapi/query-string'
+import { formatQueryString, parseQueryString } from '../jsonapi/query-string'
 import { CAN_ORDER_BY, CAN_QUERY_BY, parseListQuery } from './parameters'
 import type { PageCache, RenderedPage } from './pages'
 import type { PositionCache } from './positions'
@@ -46,10 +46,10 @@ export function parseList(url: string) {
 export type ParsedList = ReturnType<typeof parseList>
 
 /** A list request's rendered page, if it may have one: a plain list without results (they live in their own table). */
-export function heldPage(pages: PageCache, url: string, organizationId: string, baseUrl: string, list: ParsedList) {
+export async function heldPage(pages: PageCache, url: string, organizationId: string, baseUrl: string, list: ParsedList) {
   if (!isPlainList(list.filter, list.order) || list.attributes.includes('results')) return {}
   const key = pages.key(organizationId, baseUrl, url)
-  return { key, held: pages.get(key) }
+  return { key, held: await pages.held(key) }
 }
 
 export function jobStatusRoutes({ db, baseUrl, positions, resources, pages }: JobStatusRoutesOptions): Router {
@@ -64,9 +64,9 @@ export function jobStatusRoutes({ db, baseUrl, positions, resources, pages }: Jo
       const { organizationId } = principalOf(req)
       const list = parseList(req.originalUrl)
       const base = baseUrl()
-      const { key, held } = heldPage(pages, req.originalUrl, organizationId, base, list)
+      const { key, held } = await heldPage(pages, req.originalUrl, organizationId, base, list)
       const listed = await listJobStatuses(db, positions, organizationId, list.page, list.filter, list.order, { columns: columnsFor(list.attributes), held: held?.revision })
-      await sendList({ db, resources, pages }, base, req, res, req.originalUrl, organizationId, list, listed, key, held)
+      await sendList({ db, resources, pages, positions }, base, req, res, req.originalUrl, organizationId, list, listed, key, held)
     })
     .all(readOnly)
 
@@ -88,25 +88,58 @@ export function jobStatusRoutes({ db, baseUrl, positions, resources, pages }: Jo
 
 /**
  * Sends a list page: the page held from before when the organization has not changed since, else a
- * page built from the rows, which is kept (under `key`) for the next request.
+ * page built from the rows, which is kept (under `key`) for the next request. A client walking
+ * every page in order gets the next one built while it reads this one.
  */
 export async function sendList(
-  { db, resources, pages }: Pick<JobStatusRoutesOptions, 'db' | 'resources' | 'pages'>,
+  options: Pick<JobStatusRoutesOptions, 'db' | 'resources' | 'pages' | 'positions'>,
   baseUrl: string, req: IncomingMessage, res: ServerResponse, url: string, organizationId: string, list: ParsedList,
-  { rows, totalCount, revision, unchanged }: ListedPage, key: string | undefined, held: RenderedPage | undefined,
+  listed: ListedPage, key: string | undefined, held: RenderedPage | undefined,
 ) {
-  if (unchanged && held) {
+  if (listed.unchanged && held) {
     if (!answeredNotModified(req, res, held.etag)) sendBody(res, held.body)
     return
   }
-  const etag = weakEtag(baseUrl, url, totalCount, ...rows.map(rowVersion))
+  const etag = listEtag(baseUrl, url, listed)
   if (answeredNotModified(req, res, etag)) return
+  const { body, next } = await renderList(options, baseUrl, organizationId, list, listed)
+  if (key !== undefined && listed.revision !== undefined) options.pages.set(key, { revision: listed.revision, etag, body })
+  sendBody(res, body)
+  if (key !== undefined && next !== undefined) buildAhead(options, baseUrl, organizationId, list, next)
+}
+
+const listEtag = (baseUrl: string, url: string, { rows, totalCount }: ListedPage) => weakEtag(baseUrl, url, totalCount, ...rows.map(rowVersion))
+
+/** A list page's document, as bytes, and the URL of the next page (without the base URL). */
+async function renderList(
+  { db, resources }: Pick<JobStatusRoutesOptions, 'db' | 'resources'>,
+  baseUrl: string, organizationId: string, list: ParsedList, { rows, totalCount }: ListedPage,
+) {
   const meta = { ...pageMeta(list.page, rows.length, totalCount), can_order_by: CAN_ORDER_BY, can_query_by: CAN_QUERY_BY }
   const links = pageLinks(baseUrl, JOB_STATUSES_PATH, list.pairs, meta)
   const data = serializeResources(jobStatusResource, await withResults(db, rows, list.attributes), list.attributes, baseUrl, reuseOf(resources, list.attributes))
   const body = renderDocument(listDocument(links, data, meta, { id: organizationId, type: 'Organization' }))
-  if (key !== undefined && revision !== undefined) pages.set(key, { revision, etag, body })
-  sendBody(res, body)
+  return { body, next: links.next?.slice(baseUrl.length) }
+}
+
+/**
+ * When this page is the one after the page this walk was served before, builds the next page now
+ * (a page built ahead is sent only after the organization's revision is checked, like any held page).
+ */
+function buildAhead(
+  options: Pick<JobStatusRoutesOptions, 'db' | 'resources' | 'pages' | 'positions'>,
+  baseUrl: string, organizationId: string, list: ParsedList, nextUrl: string,
+) {
+  const { pages, positions, db } = options
+  const walk = pages.key(organizationId, baseUrl, formatQueryString(list.pairs.filter(([name]) => name !== 'offset')))
+  if (!pages.isWalking(walk, list.page.offset, list.page.perPage)) return
+  const next = parseList(nextUrl)
+  pages.buildAhead(pages.key(organizationId, baseUrl, nextUrl), async () => {
+    const listed = await listJobStatuses(db, positions, organizationId, next.page, next.filter, next.order, { columns: columnsFor(next.attributes) })
+    if (listed.revision === undefined) return undefined
+    const { body } = await renderList(options, baseUrl, organizationId, next, listed)
+    return { revision: listed.revision, etag: listEtag(baseUrl, nextUrl, listed), body }
+  })
 }
 
 export async function sendRead(db: Knex, resources: ResourceCache, baseUrl: string, req: IncomingMessage, res: ServerResponse, url: string, organizationId: string, row: JobStatusRow, attributes: readonly string[]) {
