@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import net from 'node:net'
 import { describe, it } from 'node:test'
+import { applicationName } from '../src/db/database'
 import { createTenant, insertJobStatuses } from './support/factories'
 import { request } from './support/http'
 import { backend, startTestServer } from './support/server'
@@ -143,9 +144,10 @@ describe('the database goes away', { skip: backend === 'embedded' && 'the embedd
       const { token } = await createTenant(server.db)
       await Promise.all(Array.from({ length: 5 }, () => request(server.url, '/calendar/v2/job_statuses', { token })))
       const admin = await startTestServer()
-      await admin.db.raw(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pco-job-status' AND pid <> pg_backend_pid()",
-      )
+      // This process's servers only: other test files run their own servers on the same database.
+      await admin.db.raw('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ? AND pid <> pg_backend_pid()', [
+        applicationName('pco-job-status'),
+      ])
       await admin.close()
       // Requests right after may see 503 while dead connections are discarded; none may be a 500.
       for (let i = 0; i < 5; i++) {

@@ -6,6 +6,9 @@ import type { Config } from '../config'
 
 export type Database = Knex
 
+/** How a connection names itself in pg_stat_activity: its role and the process, so each can be told apart. */
+export const applicationName = (role: string) => `${role}/${process.pid}`
+
 /** Knex's own warnings as structured log lines instead of bare console output. */
 function knexLog(logger: Logger | undefined): Knex.Config['log'] {
   if (!logger) return undefined
@@ -18,7 +21,7 @@ export function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'd
     return knex({
       log: knexLog(logger),
       client: 'pg',
-      connection: { connectionString: config.databaseUrl, application_name: 'pco-job-status' },
+      connection: { connectionString: config.databaseUrl, application_name: applicationName('pco-job-status') },
       // min 0: after a PostgreSQL restart no dead idle connection is handed out first.
       pool: { min: 0, max: config.databasePoolMax, idleTimeoutMillis: 30_000 },
       // A request waits at most this long for a connection before it answers 503.
@@ -49,7 +52,7 @@ export function openCounterDatabase(config: Pick<Config, 'databaseUrl' | 'databa
   return knex({
     log: knexLog(logger),
     client: 'pg',
-    connection: { connectionString: config.databaseUrl, application_name: 'pco-job-status-counters' },
+    connection: { connectionString: config.databaseUrl, application_name: applicationName('pco-job-status-counters') },
     pool: {
       min: 0,
       // The hot reads run here too, with the count in their statement (job-statuses/routes.ts).

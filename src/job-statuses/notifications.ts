@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events'
 import type { Knex } from 'knex'
 import pg from 'pg'
 import type { Logger } from 'pino'
+import { applicationName } from '../db/database'
 
 /** The channel the job_status_changed trigger notifies, with "<organization id>:<job id>". */
 export const CHANNEL = 'job_status_changed'
@@ -34,7 +35,7 @@ export class JobStatusNotifications {
 
   /** A connection of its own, outside the pool: LISTEN holds it for the life of the process. */
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: 'pco-job-status-listen' })
+    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: applicationName('pco-job-status-listen') })
     client.on('notification', (message) => this.deliver(message.payload ?? ''))
     client.on('error', () => undefined)
     client.on('end', () => {
