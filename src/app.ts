@@ -100,7 +100,7 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
 
   // A token seen valid before skips the lookup: the list and read re-check it in their own statement.
   const hot = knownCallers({
-    db, counters, baseUrl, positions, resources, pages, knownTokens, throttle, rateLimit: rules, now, logger,
+    db, counters, baseUrl, positions, resources, pages, knownTokens, throttle, rateLimit: rules, logger,
     unavailableRetryAfter: config.unavailableRetryAfter, reads: new ReadBatcher(counters, now, config.rateLimitPeriod),
   })
   return (req, res) => hot(req, res, () => app(req, res))

@@ -45,7 +45,7 @@ export function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'd
  * The connections that count requests for the rate limit. On PostgreSQL they commit without waiting
  * for the WAL to reach disk (synchronous_commit off): a count lost in a crash costs nothing, while
  * an fsync per request cost about 30% of throughput (docs/performance.md). Job data is never written through them;
- * the hot list and read run here, since their one statement also counts the request.
+ * the known callers' statements (job-statuses/read-batch.ts and the list's page) run here.
  */
 export function openCounterDatabase(config: Pick<Config, 'databaseUrl' | 'databasePoolMax'>, main: Database, logger?: Logger): Database {
   if (config.databaseUrl === undefined) return main
@@ -55,7 +55,7 @@ export function openCounterDatabase(config: Pick<Config, 'databaseUrl' | 'databa
     connection: { connectionString: config.databaseUrl, application_name: applicationName('pco-job-status-counters') },
     pool: {
       min: 0,
-      // The hot reads run here too, with the count in their statement (job-statuses/routes.ts).
+      // The known callers' statements run here too (job-statuses/known-callers.ts).
       max: config.databasePoolMax,
       idleTimeoutMillis: 30_000,
       afterCreate: (connection: { query(sql: string, done: (error: Error | null) => void): void }, done: (error: Error | null, connection: unknown) => void) => {

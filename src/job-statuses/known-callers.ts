@@ -4,7 +4,7 @@ import type { Knex } from 'knex'
 import type { Logger } from 'pino'
 import type { Principal } from '../auth/authenticate'
 import { clientAddress, type FailureThrottle } from '../auth/failure-throttle'
-import { tokenCheck, type KnownTokens } from '../auth/known-tokens'
+import type { KnownTokens } from '../auth/known-tokens'
 import { applyWindow, type RateLimitRules } from '../auth/rate-limit'
 import { digestSecret } from '../auth/secrets'
 import { resolveVersion } from '../http/api-version'
@@ -21,12 +21,11 @@ import { JOB_STATUSES_PATH, jobStatusResource } from './resource'
 import { heldPage, parseList, sendList, sendRead, type JobStatusRoutesOptions, type ParsedList } from './routes'
 
 export interface KnownCallerOptions extends JobStatusRoutesOptions {
-  /** The connections that count requests (synchronous_commit off): the statement here counts one. */
+  /** The connections that count requests, where the hot statements run (see openCounterDatabase). */
   counters: Knex
   knownTokens: KnownTokens
   throttle: FailureThrottle
   rateLimit: RateLimitRules
-  now: () => Date
   logger: Logger
   unavailableRetryAfter: number
   reads: ReadBatcher
@@ -40,15 +39,16 @@ const BEARER = /^Bearer ([^\s]+)$/i
 
 /**
  * GET (or HEAD) of a plain job status list or of one job status, with a bearer token this process
- * has already seen valid: the token is re-checked and the request counted inside the page's own
- * statement, and the answer is written without the Express app's middleware chain, which cost a
- * measurable share of these requests (docs/performance.md). The headers are the chain's own, set by
- * the same functions. Anything else goes to the app before a byte is sent: an unknown or no longer
- * valid token (the app says why), a personal access token, a filtered or reordered list, a bad
- * parameter or version (a 400 comes after authentication there).
+ * has already seen valid: the token is re-checked and the request counted in a statement shared with
+ * the requests that arrive together (read-batch.ts, which also reads a job), and the answer is
+ * written without the Express app's middleware chain, which cost a measurable share of these
+ * requests (docs/performance.md). The headers are the chain's own, set by the same functions.
+ * Anything else goes to the app before a byte is sent: an unknown or no longer valid token (the app
+ * says why), a personal access token, a filtered or reordered list, a bad parameter or version (a
+ * 400 comes after authentication there).
  */
 export function knownCallers(options: KnownCallerOptions): RequestListener {
-  const { counters, baseUrl, positions, knownTokens, throttle, rateLimit, now, logger, unavailableRetryAfter } = options
+  const { counters, baseUrl, positions, knownTokens, throttle, rateLimit, logger, unavailableRetryAfter } = options
   return (req, res, fallback) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return fallback()
     const url = req.url ?? '/'
@@ -79,12 +79,11 @@ export function knownCallers(options: KnownCallerOptions): RequestListener {
     const base = baseUrl()
     const answer = async () => {
       if (list) {
-        const at = now()
-        const check = tokenCheck(digest, at, rateLimit.periodSeconds)
+        const { window, at } = await options.reads.count(digest, known.organizationId)
+        if (!window) return forget()
+        begin(window, at)
         const { key, held } = await heldPage(options.pages, url, known.organizationId, base, list)
-        const listed = await listJobStatuses(counters, positions, known.organizationId, list.page, list.filter, list.order, { columns: columnsFor(list.attributes), check, held: held?.revision })
-        if (!listed.window) return forget()
-        begin(listed.window, at)
+        const listed = await listJobStatuses(counters, positions, known.organizationId, list.page, list.filter, list.order, { columns: columnsFor(list.attributes), held: held?.revision })
         await sendList(options, base, req, res, url, known.organizationId, list, listed, key, held)
       } else {
         const attributes = selectAttributes(jobStatusResource, parseQueryString(url))

@@ -10,6 +10,8 @@ export interface RenderedPage {
   readonly revision: string
   readonly etag: string
   readonly body: Buffer
+  /** The URL (without the base URL) of the page after this one, if there is one. */
+  readonly next?: string
 }
 
 /** Bytes of rendered pages one process keeps: a 25-row page is about 6 kB, a 100-row one about 24 kB. */

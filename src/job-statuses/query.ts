@@ -2,8 +2,6 @@
 import type { Knex } from 'knex'
 import { runPrepared } from '../db/prepared'
 import type { Page } from '../jsonapi/pagination'
-import { checkedWindow, type TokenCheck } from '../auth/known-tokens'
-import type { Window } from '../auth/rate-limit'
 import { STEP, type PositionCache } from './positions'
 
 export interface JobStatusRow {
@@ -112,8 +110,8 @@ interface PageRow extends Record<string, unknown> {
  * ten times faster than OFFSET over whole rows; `fromId` lets a deep page start near its first row.
  * When the organization is still at revision `held`, no row is read: the caller holds the page.
  */
-async function selectPage(db: Knex, organizationId: string, fromId: string, skip: number, limit: number, columns: string, held: string | undefined, check?: TokenCheck) {
-  const page = `SELECT c.total AS organization_total, c.version::text AS organization_version, c.revision::text AS organization_revision, j.*
+async function selectPage(db: Knex, organizationId: string, fromId: string, skip: number, limit: number, columns: string, held: string | undefined) {
+  const sql = `SELECT c.total AS organization_total, c.version::text AS organization_version, c.revision::text AS organization_revision, j.*
      FROM job_status_counts AS c
      LEFT JOIN LATERAL (
        SELECT ${columns} FROM job_statuses
@@ -121,18 +119,9 @@ async function selectPage(db: Knex, organizationId: string, fromId: string, skip
          AND id IN (SELECT id FROM job_statuses WHERE organization_id = c.organization_id AND id >= :fromId
                     ORDER BY id OFFSET :skip LIMIT :limit)
      ) AS j ON true
-     WHERE c.organization_id = :organizationId`
-  const bindings = { organizationId, fromId, skip, limit, held: held ?? null }
-  const rows = check
-    ? await runPrepared<PageRow>(
-        db,
-        `WITH ${check.ctes}
-         SELECT counted.count AS caller_count, counted.window_started_at AS caller_window_started_at, p.*
-         FROM (SELECT 1) AS one LEFT JOIN counted ON true LEFT JOIN LATERAL (${page}) AS p ON true
-         ORDER BY p.id`,
-        { ...check.bindings, ...bindings },
-      )
-    : await runPrepared<PageRow>(db, `${page} ORDER BY j.id`, bindings)
+     WHERE c.organization_id = :organizationId
+     ORDER BY j.id`
+  const rows = await runPrepared<PageRow>(db, sql, { organizationId, fromId, skip, limit, held: held ?? null })
   const first = rows[0]
   const revision = first?.organization_revision ?? undefined
   return {
@@ -141,7 +130,6 @@ async function selectPage(db: Knex, organizationId: string, fromId: string, skip
     revision,
     unchanged: held !== undefined && revision === held,
     rows: rows.filter((row) => row.id !== null).map(fromDatabase),
-    window: checkedWindow(first),
   }
 }
 
@@ -152,14 +140,12 @@ export interface ListedPage {
   revision?: string
   /** The organization is still at the revision the caller held: `rows` is empty, the held page stands. */
   unchanged?: boolean
-  window?: Window
 }
 
 /**
  * A page of an organization's job statuses in id order, exactly as `ORDER BY id LIMIT … OFFSET …` would
- * give it. With `check`, the first statement also re-checks the caller's token and counts the request
- * (`window` is undefined when the token is no longer valid). With `held`, the revision of a page the
- * caller already has, rows are read only if the organization changed since.
+ * give it. With `held`, the revision of a page the caller already has, rows are read only if the
+ * organization changed since.
  */
 export async function listJobStatuses(
   db: Knex,
@@ -168,24 +154,20 @@ export async function listJobStatuses(
   page: Page,
   filter: ListFilter = {},
   order: ListOrder = DEFAULT_ORDER,
-  { columns = READ_COLUMNS, check, held }: { columns?: string; check?: TokenCheck; held?: string } = {},
+  { columns = READ_COLUMNS, held }: { columns?: string; held?: string } = {},
 ): Promise<ListedPage> {
   if (!isPlainList(filter, order)) {
-    if (check) throw new Error('a token check runs only with a plain list')
     return listFiltered(db, organizationId, filter, order, page, columns)
   }
   const anchor = positions.anchor(organizationId, page.offset)
-  let window: Window | undefined
   if (anchor) {
-    const result = await selectPage(db, organizationId, anchor.fromId, anchor.skip, page.perPage, columns, held, check)
+    const result = await selectPage(db, organizationId, anchor.fromId, anchor.skip, page.perPage, columns, held)
     // Positions hold only while no row was inserted or deleted since they were taken.
-    if (result.unchanged || result.version === anchor.version || (check && !result.window)) return result
-    window = result.window
-    check = undefined
+    if (result.unchanged || result.version === anchor.version) return result
   }
-  const result = await selectPage(db, organizationId, '0', page.offset, page.perPage, columns, held, check)
+  const result = await selectPage(db, organizationId, '0', page.offset, page.perPage, columns, held)
   if (page.offset >= STEP && result.version !== undefined) await positions.refresh(organizationId)
-  return { ...result, window: window ?? result.window }
+  return result
 }
 
 /** A job's per-task results, in the order they were appended. */

@@ -1,4 +1,4 @@
-// Known callers' reads by id that arrive together, answered by one statement and one transaction.
+// Known callers' requests that arrive together: their tokens checked and counted by one statement.
 import type { Knex } from 'knex'
 import { TOKEN_IN_FORCE } from '../auth/credentials'
 import { checkedWindow } from '../auth/known-tokens'
@@ -18,7 +18,7 @@ export interface CheckedRead {
 interface Pending {
   digest: string
   organizationId: string
-  id: string
+  id: string | null
   resolve(read: CheckedRead): void
   reject(error: unknown): void
 }
@@ -27,12 +27,12 @@ interface Pending {
 const MAX_BATCH = 64
 
 /**
- * Each read re-checks its caller's token and counts the request, like the list's statement does
- * (known-tokens.ts); here the reads that arrive in one turn of the event loop share one statement.
- * Every request still gets its own place in its person's count, in arrival order: a person's k
- * requests add k to the window at once and are numbered count - k + 1 … count. Under load this
- * spends one write transaction and one round trip on several reads instead of one each, and a
- * person's concurrent requests stop queueing on their rate-limit row one by one.
+ * Every request of a known caller re-checks its token (still there, unrevoked, unexpired) and is
+ * counted for the rate limit; a read also reads its job. The requests that arrive in one turn of the
+ * event loop share one statement. Every request still gets its own place in its person's count, in
+ * arrival order: a person's k requests add k to the window at once and are numbered count - k + 1 …
+ * count. Under load this spends one write transaction and one round trip on several requests
+ * instead of one each, and a person's concurrent requests stop queueing on their rate-limit row.
  */
 export class ReadBatcher {
   private readonly pending = new Map<string, Pending[]>()
@@ -43,8 +43,13 @@ export class ReadBatcher {
     private readonly periodSeconds: number,
   ) {}
 
+  /** Re-checks the token with `digest` and counts the request, with nothing to read. */
+  count(digest: string, organizationId: string): Promise<CheckedRead> {
+    return this.read(digest, organizationId, null, 'id')
+  }
+
   /** Reads job `id` of `organizationId` (showing `columns`) for the token with `digest`. */
-  read(digest: string, organizationId: string, id: string, columns: string): Promise<CheckedRead> {
+  read(digest: string, organizationId: string, id: string | null, columns: string): Promise<CheckedRead> {
     return new Promise((resolve, reject) => {
       let queue = this.pending.get(columns)
       if (!queue) {

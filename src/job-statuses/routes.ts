@@ -98,12 +98,13 @@ export async function sendList(
 ) {
   if (listed.unchanged && held) {
     if (!answeredNotModified(req, res, held.etag)) sendBody(res, held.body)
+    if (key !== undefined && held.next !== undefined) buildAhead(options, baseUrl, organizationId, list, held.next)
     return
   }
   const etag = listEtag(baseUrl, url, listed)
   if (answeredNotModified(req, res, etag)) return
   const { body, next } = await renderList(options, baseUrl, organizationId, list, listed)
-  if (key !== undefined && listed.revision !== undefined) options.pages.set(key, { revision: listed.revision, etag, body })
+  if (key !== undefined && listed.revision !== undefined) options.pages.set(key, { revision: listed.revision, etag, body, next })
   sendBody(res, body)
   if (key !== undefined && next !== undefined) buildAhead(options, baseUrl, organizationId, list, next)
 }
@@ -137,8 +138,8 @@ function buildAhead(
   pages.buildAhead(pages.key(organizationId, baseUrl, nextUrl), async () => {
     const listed = await listJobStatuses(db, positions, organizationId, next.page, next.filter, next.order, { columns: columnsFor(next.attributes) })
     if (listed.revision === undefined) return undefined
-    const { body } = await renderList(options, baseUrl, organizationId, next, listed)
-    return { revision: listed.revision, etag: listEtag(baseUrl, nextUrl, listed), body }
+    const rendered = await renderList(options, baseUrl, organizationId, next, listed)
+    return { revision: listed.revision, etag: listEtag(baseUrl, nextUrl, listed), ...rendered }
   })
 }
 
