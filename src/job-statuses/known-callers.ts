@@ -15,10 +15,10 @@ import { selectAttributes } from '../jsonapi/document'
 import { NotFound } from '../jsonapi/errors'
 import { parseId } from '../jsonapi/format'
 import { parseQueryString } from '../jsonapi/query-string'
-import { columnsFor, isPlainList, listJobStatuses } from './query'
+import { columnsFor, isPlainList } from './query'
 import type { ReadBatcher } from './read-batch'
 import { JOB_STATUSES_PATH, jobStatusResource } from './resource'
-import { heldPage, parseList, sendList, sendRead, type JobStatusRoutesOptions, type ParsedList } from './routes'
+import { parseList, respondWithList, sendRead, type JobStatusRoutesOptions, type ParsedList } from './routes'
 
 export interface KnownCallerOptions extends JobStatusRoutesOptions {
   /** The connections that count requests, where the hot statements run (see openCounterDatabase). */
@@ -48,7 +48,7 @@ const BEARER = /^Bearer ([^\s]+)$/i
  * 400 comes after authentication there).
  */
 export function knownCallers(options: KnownCallerOptions): RequestListener {
-  const { counters, baseUrl, positions, knownTokens, throttle, rateLimit, logger, unavailableRetryAfter } = options
+  const { counters, baseUrl, knownTokens, throttle, rateLimit, logger, unavailableRetryAfter } = options
   return (req, res, fallback) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return fallback()
     const url = req.url ?? '/'
@@ -82,9 +82,7 @@ export function knownCallers(options: KnownCallerOptions): RequestListener {
         const { window, at } = await options.reads.count(digest, known.organizationId)
         if (!window) return forget()
         begin(window, at)
-        const { key, held } = await heldPage(options.pages, url, known.organizationId, base, list)
-        const listed = await listJobStatuses(counters, positions, known.organizationId, list.page, list.filter, list.order, { columns: columnsFor(list.attributes), held: held?.revision })
-        await sendList(options, base, req, res, url, known.organizationId, list, listed, key, held)
+        await respondWithList(options, counters, base, req, res, url, known.organizationId, list)
       } else {
         const attributes = selectAttributes(jobStatusResource, parseQueryString(url))
         const { row, window, at } = await options.reads.read(digest, known.organizationId, id!, columnsFor(attributes))

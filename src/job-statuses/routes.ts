@@ -46,10 +46,21 @@ export function parseList(url: string) {
 export type ParsedList = ReturnType<typeof parseList>
 
 /** A list request's rendered page, if it may have one: a plain list without results (they live in their own table). */
-export async function heldPage(pages: PageCache, url: string, organizationId: string, baseUrl: string, list: ParsedList) {
+async function heldPage(pages: PageCache, url: string, organizationId: string, baseUrl: string, list: ParsedList) {
   if (!isPlainList(list.filter, list.order) || list.attributes.includes('results')) return {}
   const key = pages.key(organizationId, baseUrl, url)
   return { key, held: await pages.held(key) }
+}
+
+type ListOptions = Pick<JobStatusRoutesOptions, 'db' | 'resources' | 'pages' | 'positions'>
+
+/** Reads (with `pagesDb`) and sends a list page, or only its organization's revision when a page is held. */
+export async function respondWithList(
+  options: ListOptions, pagesDb: Knex, baseUrl: string, req: IncomingMessage, res: ServerResponse, url: string, organizationId: string, list: ParsedList,
+) {
+  const { key, held } = await heldPage(options.pages, url, organizationId, baseUrl, list)
+  const listed = await listJobStatuses(pagesDb, options.positions, organizationId, list.page, list.filter, list.order, { columns: columnsFor(list.attributes), held: held?.revision })
+  await sendList(options, baseUrl, req, res, url, organizationId, list, listed, key, held)
 }
 
 export function jobStatusRoutes({ db, baseUrl, positions, resources, pages }: JobStatusRoutesOptions): Router {
@@ -62,11 +73,7 @@ export function jobStatusRoutes({ db, baseUrl, positions, resources, pages }: Jo
     .route(JOB_STATUSES_PATH)
     .get(async (req, res) => {
       const { organizationId } = principalOf(req)
-      const list = parseList(req.originalUrl)
-      const base = baseUrl()
-      const { key, held } = await heldPage(pages, req.originalUrl, organizationId, base, list)
-      const listed = await listJobStatuses(db, positions, organizationId, list.page, list.filter, list.order, { columns: columnsFor(list.attributes), held: held?.revision })
-      await sendList({ db, resources, pages, positions }, base, req, res, req.originalUrl, organizationId, list, listed, key, held)
+      await respondWithList({ db, resources, pages, positions }, db, baseUrl(), req, res, req.originalUrl, organizationId, parseList(req.originalUrl))
     })
     .all(readOnly)
 
@@ -91,8 +98,8 @@ export function jobStatusRoutes({ db, baseUrl, positions, resources, pages }: Jo
  * page built from the rows, which is kept (under `key`) for the next request. A client walking
  * every page in order gets the next one built while it reads this one.
  */
-export async function sendList(
-  options: Pick<JobStatusRoutesOptions, 'db' | 'resources' | 'pages' | 'positions'>,
+async function sendList(
+  options: ListOptions,
   baseUrl: string, req: IncomingMessage, res: ServerResponse, url: string, organizationId: string, list: ParsedList,
   listed: ListedPage, key: string | undefined, held: RenderedPage | undefined,
 ) {
@@ -128,7 +135,7 @@ async function renderList(
  * (a page built ahead is sent only after the organization's revision is checked, like any held page).
  */
 function buildAhead(
-  options: Pick<JobStatusRoutesOptions, 'db' | 'resources' | 'pages' | 'positions'>,
+  options: ListOptions,
   baseUrl: string, organizationId: string, list: ParsedList, nextUrl: string,
 ) {
   const { pages, positions, db } = options
