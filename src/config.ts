@@ -27,6 +27,8 @@ export interface Config {
   readonly workers: number
   /** Seconds a SIGTERM waits for requests in flight before closing anyway. */
   readonly shutdownTimeout: number
+  /** Event streams one process keeps open at once. */
+  readonly eventStreamsMax: number
 }
 
 export class ConfigError extends Error {
@@ -110,6 +112,7 @@ export function loadConfig(env: Env = process.env): Config {
     authFailurePeriod: integer(env, 'AUTH_FAILURE_PERIOD', 60, 1, 86_400),
     shutdownTimeout: integer(env, 'SHUTDOWN_TIMEOUT', 10, 0, 3600),
     workers: integer(env, 'WORKERS', 1, 1, 64),
+    eventStreamsMax: integer(env, 'EVENT_STREAMS_MAX', 1000, 1, 1_000_000),
   }
   if (config.workers > 1 && config.databaseUrl === undefined) {
     throw new ConfigError('WORKERS', 'more than 1 needs DATABASE_URL: the embedded database can be open in one process only')

@@ -68,7 +68,7 @@ describe(`the command-line tool (${backend})`, { timeout: 180_000 }, () => {
       const organization = await request(server.url, '/calendar/v2', { basic: { appId, secret } })
       assert.equal(organization.json.data.attributes.time_zone, 'Europe/Berlin')
       const stored = await server.db('people').where({ id: person.stdout }).first('password_digest')
-      assert.match(stored.password_digest, /^scrypt\$/)
+      assert.match(stored.password_digest, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/)
       const application = await server.db('oauth_applications').where({ client_id: clientId }).first('redirect_uris', 'scopes', 'client_secret_digest')
       assert.deepEqual(application.redirect_uris, ['http://localhost:4000/cb', 'http://localhost:4000/cb2'])
       assert.deepEqual(application.scopes, ['calendar'])

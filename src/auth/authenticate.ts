@@ -9,6 +9,7 @@ import { clientAddress, type FailureThrottle } from './failure-throttle'
 import type { Window } from './rate-limit'
 import type { KnownTokens } from './known-tokens'
 import { digestSecret, secretMatches } from './secrets'
+import { isStorableText } from '../db/storable'
 
 export type AuthMethod = 'OAuth2' | 'HTTPBasic'
 
@@ -47,7 +48,9 @@ function parseBasic(header: string): { appId: string; secret: string } | undefin
   const decoded = Buffer.from(match[1] as string, 'base64').toString('utf8')
   const colon = decoded.indexOf(':')
   if (colon <= 0) return undefined
-  return { appId: decoded.slice(0, colon), secret: decoded.slice(colon + 1) }
+  const appId = decoded.slice(0, colon)
+  // An id the database cannot hold (U+0000) names no token: refused like any unknown one.
+  return isStorableText(appId) ? { appId, secret: decoded.slice(colon + 1) } : undefined
 }
 
 /** passport-http-bearer reports a failure as an RFC 6750 challenge; its error_description is the hint. */

@@ -1,6 +1,8 @@
 // Data access for people and their credentials: personal access tokens, applications, bearer tokens.
 import type { Knex } from 'knex'
 import { COUNT_REQUEST, windowBindings, type Window } from './rate-limit'
+import { isStorableText } from '../db/storable'
+import { hashPassword, verifyAgainstNobody, verifyPassword } from './passwords'
 import { digestSecret, generateSecret } from './secrets'
 
 export interface AccessTokenRow {
@@ -63,6 +65,22 @@ export async function findPersonalAccessToken(db: Knex, appId: string): Promise<
     .where('t.app_id', appId)
     .first('t.person_id', 'p.organization_id', 't.secret_digest', 't.revoked_at')
   return row && { ...row, person_id: String(row.person_id), organization_id: String(row.organization_id) }
+}
+
+/**
+ * The person an email and password sign in as, or undefined. An unknown email costs the same work
+ * as a wrong password; a digest made with older parameters is replaced once the password is known.
+ */
+export async function findPersonByPassword(db: Knex, email: string, password: string): Promise<{ id: string; organization_id: string } | undefined> {
+  const normalized = email.trim().toLowerCase()
+  const row = normalized && isStorableText(normalized)
+    ? await db('people').whereRaw('lower(email) = ?', [normalized]).orderBy('id').first('id', 'organization_id', 'password_digest')
+    : undefined
+  if (!row?.password_digest) return verifyAgainstNobody(password).then(() => undefined)
+  const { matches, outdated } = await verifyPassword(password, row.password_digest)
+  if (!matches) return undefined
+  if (outdated) await db('people').where({ id: row.id, password_digest: row.password_digest }).update({ password_digest: await hashPassword(password) })
+  return { id: String(row.id), organization_id: String(row.organization_id) }
 }
 
 export async function createPerson(

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs'
 import { knex, type Knex } from 'knex'
 import type { Logger } from 'pino'
 import type { Config } from '../config'
+import { answerForDatabaseError } from './errors'
 
 export type Database = Knex
 
@@ -68,17 +69,16 @@ export function openCounterDatabase(config: Pick<Config, 'databaseUrl' | 'databa
   })
 }
 
-const CONNECTION_ERROR_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH',
-  // PostgreSQL: connection_exception class, admin/crash shutdown, cannot_connect_now, too_many_connections.
-  '08000', '08001', '08003', '08004', '08006', '57P01', '57P02', '57P03', '53300',
-])
+/** Node's own errors for a connection that could not be made or was lost. */
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH'])
 
 /** Whether an error means "the database cannot be reached right now", as opposed to a bug. */
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false
   const { code } = error as { code?: unknown }
   if (typeof code === 'string' && CONNECTION_ERROR_CODES.has(code)) return true
+  // PostgreSQL's own codes for it (connection_exception, shutdowns, too many connections) are in the table.
+  if (answerForDatabaseError(error)?.code === 'database_unavailable') return true
   if (error.name === 'KnexTimeoutError') return true
   return /Connection terminated|not queryable|Connection ended|timeout exceeded when trying to connect/i.test(error.message)
 }

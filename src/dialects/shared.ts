@@ -3,8 +3,9 @@ import type { ErrorRequestHandler, RequestHandler } from 'express'
 import type { Knex } from 'knex'
 import type { Principal } from '../auth/authenticate'
 import { clientAddress, type FailureThrottle } from '../auth/failure-throttle'
-import { verifyPassword } from '../auth/passwords'
+import { findPersonByPassword } from '../auth/credentials'
 import { digestSecret } from '../auth/secrets'
+import { isStorableText } from '../db/storable'
 import { toApiError } from '../http/render-error'
 import { InvalidParameter, type ApiError } from '../jsonapi/errors'
 import { valuesOf, type QueryPairs } from '../jsonapi/query-string'
@@ -36,6 +37,7 @@ export async function personByKey(db: Knex, key: string): Promise<Principal | un
 
 /** Zendesk's `{email}/token:{api token}`: the person with that email, and one of their personal access tokens' secrets. */
 export async function personByEmailAndKey(db: Knex, email: string, key: string): Promise<Principal | undefined> {
+  if (!isStorableText(email)) return undefined
   const row: Found = await db('personal_access_tokens as t')
     .join('people as p', 'p.id', 't.person_id')
     .whereRaw('lower(p.email) = ?', [email.toLowerCase()])
@@ -46,9 +48,8 @@ export async function personByEmailAndKey(db: Knex, email: string, key: string):
 }
 
 export async function personByPassword(db: Knex, email: string, password: string): Promise<Principal | undefined> {
-  const row = await db('people').whereRaw('lower(email) = ?', [email.toLowerCase()]).first('id', 'organization_id', 'password_digest')
-  if (!row?.password_digest || !(await verifyPassword(password, row.password_digest))) return undefined
-  return principal({ person_id: row.id, organization_id: row.organization_id }, 'HTTPBasic')
+  const person = await findPersonByPassword(db, email, password)
+  return principal(person && { person_id: person.id, organization_id: person.organization_id }, 'HTTPBasic')
 }
 
 /**

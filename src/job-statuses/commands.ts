@@ -1,7 +1,7 @@
 // Writes to job statuses: create, update, report progress, append results, move through the lifecycle.
 // Each is one statement or one transaction, scoped to the organization, returning the row as committed.
 import type { Knex } from 'knex'
-import { Conflict } from '../jsonapi/errors'
+import { Conflict, Unprocessable } from '../jsonapi/errors'
 import { sourcesOf, stampsFor, TRANSITIONS, type Status } from './lifecycle'
 import { COLUMNS, fromDatabase, type JobStatusRow } from './query'
 
@@ -45,6 +45,9 @@ export interface NewResult {
   title?: string | null
 }
 
+/** The largest `total`, `progress` or count a job keeps: PostgreSQL's integer. */
+export const MAX_COUNT = 2_147_483_647
+
 const json = (value: unknown) => (value === undefined ? undefined : JSON.stringify(value))
 
 export async function createJobStatus(db: Knex, organizationId: string, personId: string, job: NewJobStatus, now: Date): Promise<JobStatusRow> {
@@ -68,9 +71,12 @@ export async function createJobStatus(db: Knex, organizationId: string, personId
 }
 
 /** Why a write found no row to change: the job is missing (undefined) or in the wrong status. */
+async function currentState(db: Knex, organizationId: string, id: string): Promise<{ status: Status; progress: number } | undefined> {
+  return db('job_statuses').where({ organization_id: organizationId, id }).first('status', 'progress')
+}
+
 async function currentStatus(db: Knex, organizationId: string, id: string): Promise<Status | undefined> {
-  const row = await db('job_statuses').where({ organization_id: organizationId, id }).first('status')
-  return row?.status
+  return (await currentState(db, organizationId, id))?.status
 }
 
 export async function updateJobStatus(
@@ -94,7 +100,10 @@ export async function updateJobStatus(
 
 const REPORTING: Status[] = ['working', 'stopping']
 
-/** Adds `increment` tasks done in one UPDATE, so concurrent reports add up rather than overwrite. */
+/**
+ * Adds `increment` tasks done in one UPDATE, so concurrent reports add up rather than overwrite.
+ * `progress` stops at MAX_COUNT: an increment past it changes nothing and is refused.
+ */
 export async function reportProgress(
   db: Knex,
   organizationId: string,
@@ -106,12 +115,16 @@ export async function reportProgress(
   const [row] = await db('job_statuses')
     .where({ organization_id: organizationId, id })
     .whereIn('status', REPORTING)
+    .where('progress', '<=', MAX_COUNT - increment)
     .update({ progress: db.raw('progress + ?', [increment]), ...(message !== undefined ? { message } : {}), updated_at: now })
     .returning(COLUMNS)
   if (row) return fromDatabase(row)
-  const status = await currentStatus(db, organizationId, id)
-  if (status === undefined) return undefined
-  throw new Conflict('invalid_state', `Progress can be reported only while a job is working or stopping; this one is ${status}`)
+  const state = await currentState(db, organizationId, id)
+  if (state === undefined) return undefined
+  if (!REPORTING.includes(state.status)) {
+    throw new Conflict('invalid_state', `Progress can be reported only while a job is working or stopping; this one is ${state.status}`)
+  }
+  throw new Unprocessable('/data/attributes/increment', `progress can reach at most ${MAX_COUNT}; it is ${state.progress}`, 'out_of_range')
 }
 
 /** Appends per-task results and counts them, in one transaction. */

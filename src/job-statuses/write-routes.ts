@@ -1,12 +1,13 @@
 // The write API for workers and test harnesses, under /jobs/v1: PCO's own surface stays read-only.
-import express, { Router, type Request } from 'express'
+import { Router, type Request } from 'express'
 import type { Knex } from 'knex'
 import { principalOf } from '../auth/authenticate'
 import { idempotently, sendStored } from '../http/idempotency'
+import { jsonBody } from '../http/json-body'
 import { JSON_API_CONTENT_TYPE, readDocument, serializeResources, type ResourceType } from '../jsonapi/document'
-import { InvalidAttribute, MethodNotAllowed, NotFound } from '../jsonapi/errors'
+import { InvalidAttribute, MethodNotAllowed, NotFound, ServiceUnavailable } from '../jsonapi/errors'
 import { parseId } from '../jsonapi/format'
-import { appendResults, createJobStatus, reportProgress, transitionJobStatus, updateJobStatus, type NewResult, type Output, type Scenario } from './commands'
+import { appendResults, createJobStatus, MAX_COUNT, reportProgress, transitionJobStatus, updateJobStatus, type NewResult, type Output, type Scenario } from './commands'
 import { isStatus, STATUSES, TERMINAL, type Status } from './lifecycle'
 import type { JobStatusNotifications } from './notifications'
 import { findJobStatus, listResults, type JobStatusRow } from './query'
@@ -43,7 +44,7 @@ function optional<T>(attributes: Json, name: string, check: (value: unknown) => 
   return value as T
 }
 
-const isCount = (value: unknown) => Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 2_147_483_647
+const isCount = (value: unknown) => Number.isInteger(value) && (value as number) >= 0 && (value as number) <= MAX_COUNT
 const isText = (max: number) => (value: unknown) => value === null || (typeof value === 'string' && value.length <= max)
 const isJson = (value: unknown) => typeof value === 'object' && value !== null
 
@@ -107,11 +108,25 @@ export interface WriteRoutesOptions {
   baseUrl: () => string
   now: () => Date
   notifications: JobStatusNotifications
+  /** How many event streams this process keeps open at once; one more answers 503. */
+  maxEventStreams: number
+  /** Seconds a client is told to wait before trying again (Retry-After). */
+  retryAfter: number
 }
 
-export function jobWriteRoutes({ db, baseUrl, now, notifications }: WriteRoutesOptions): Router {
+/** Counts this process's open event streams against their cap. */
+function streamCounter(max: number) {
+  let open = 0
+  return {
+    open: () => (open < max ? (open += 1, true) : false),
+    close: () => void (open -= 1),
+  }
+}
+
+export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStreams, retryAfter }: WriteRoutesOptions): Router {
   const router = Router()
-  router.use(JOBS_PATH, express.json({ type: ['application/json', 'application/vnd.api+json'], limit: '5mb' }))
+  const streams = streamCounter(maxEventStreams)
+  router.use(JOBS_PATH, jsonBody())
 
   const render = async (trx: Knex, row: JobStatusRow, withResults = false) => {
     const rows: JobStatusWithResults[] = withResults ? [{ ...row, results: (await listResults(trx, [row.id])).get(row.id) ?? [] }] : [row]
@@ -139,7 +154,7 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications }: WriteRoutesO
       const attributes = attributesOf(req)
       const job = {
         kind: optional<string | null>(attributes, 'kind', isText(200), 'a string'),
-        total: optional<number | null>(attributes, 'total', (v) => v === null || isCount(v), 'a whole number'),
+        total: optional<number | null>(attributes, 'total', (v) => v === null || isCount(v), `a whole number from 0 to ${MAX_COUNT}`),
         message: optional<string | null>(attributes, 'message', isText(10_000), 'a string'),
         errors: optional<unknown>(attributes, 'errors', isJson, 'a JSON object or array'),
         outputs: outputsOf(attributes),
@@ -166,8 +181,8 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications }: WriteRoutesO
       }
       const changes = {
         kind: optional<string | null>(attributes, 'kind', isText(200), 'a string'),
-        total: optional<number | null>(attributes, 'total', (v) => v === null || isCount(v), 'a whole number'),
-        progress: optional<number>(attributes, 'progress', isCount, 'a whole number'),
+        total: optional<number | null>(attributes, 'total', (v) => v === null || isCount(v), `a whole number from 0 to ${MAX_COUNT}`),
+        progress: optional<number>(attributes, 'progress', isCount, `a whole number from 0 to ${MAX_COUNT}`),
         message: optional<string | null>(attributes, 'message', isText(10_000), 'a string'),
         errors: optional<unknown>(attributes, 'errors', isJson, 'a JSON object or array'),
         outputs: outputsOf(attributes),
@@ -184,11 +199,19 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications }: WriteRoutesO
     .get(async (req, res) => {
       const { organizationId } = principalOf(req)
       const id = idOf(req)
-      let row = found(await findJobStatus(db, organizationId, id))
+      found(await findJobStatus(db, organizationId, id))
+      if (!streams.open()) throw new ServiceUnavailable(retryAfter, 'event_streams_full', 'This server has as many event streams open as it allows; retry later')
+      res.on('close', () => streams.close())
       res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' })
+      // A HEAD has its headers and nothing more: there is no body to wait for.
+      if (req.method === 'HEAD') return void res.end()
       let sentVersion = ''
-      let busy = Promise.resolve()
       let finished = false
+      // A change not yet sent, and whether a read and write is under way. While the client is not
+      // reading (the socket's buffer is full), changes only set `changed`: when it drains, the job
+      // is read once and its latest state sent, so a slow client costs one event, not a backlog.
+      let changed = true
+      let sending = false
       const finish = () => {
         if (finished) return
         finished = true
@@ -196,27 +219,38 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications }: WriteRoutesO
         clearInterval(heartbeat)
         res.end()
       }
-      const emit = async (current: JobStatusRow) => {
-        const version = `${current.status}@${new Date(current.updated_at).getTime()}`
-        if (version === sentVersion) return
-        sentVersion = version
-        res.write(`event: job_status\nid: ${new Date(current.updated_at).getTime()}\ndata: ${await render(db, current)}\n\n`)
-        if (TERMINAL.includes(current.status as Status)) finish()
+      const send = async () => {
+        if (sending) return
+        sending = true
+        try {
+          // One read at a time, in order, so events never go backwards.
+          while (changed && !finished && !res.writableNeedDrain) {
+            changed = false
+            const current = await findJobStatus(db, organizationId, id).catch(() => undefined)
+            if (!current || finished) continue
+            const version = `${current.status}@${new Date(current.updated_at).getTime()}`
+            if (version === sentVersion) continue
+            sentVersion = version
+            res.write(`event: job_status\nid: ${new Date(current.updated_at).getTime()}\ndata: ${await render(db, current)}\n\n`)
+            if (TERMINAL.includes(current.status as Status)) finish()
+          }
+        } finally {
+          sending = false
+        }
       }
       const unsubscribe = notifications.subscribe(organizationId, id, (change) => {
         if (change === 'closing') return finish()
-        // One read at a time, in order, so events never go backwards.
-        busy = busy.then(async () => {
-          const latest = await findJobStatus(db, organizationId, id).catch(() => undefined)
-          if (latest && !res.writableEnded) await emit(latest)
-        })
+        changed = true
+        void send()
       })
-      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000)
+      res.on('drain', () => void send())
+      const heartbeat = setInterval(() => {
+        if (!res.writableNeedDrain) res.write(': keep-alive\n\n')
+      }, 15_000)
       // Fires when the client goes away (or the stream ended): stop listening and writing.
       res.on('close', finish)
-      // Read again after subscribing, so a change between the first read and the subscription is not lost.
-      row = (await findJobStatus(db, organizationId, id)) ?? row
-      await emit(row)
+      // Read after subscribing, so a change between the first read and the subscription is not lost.
+      await send()
     })
     .all(notAllowed(['GET', 'OPTIONS']))
 
@@ -224,7 +258,7 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications }: WriteRoutesO
     .route(`${JOBS_PATH}/:id/progress`)
     .post(async (req, res) => {
       const attributes = attributesOf(req)
-      const increment = optional<number>(attributes, 'increment', (v) => isCount(v) && (v as number) >= 1, 'a whole number of 1 or more') ?? 1
+      const increment = optional<number>(attributes, 'increment', (v) => isCount(v) && (v as number) >= 1, `a whole number from 1 to ${MAX_COUNT}`) ?? 1
       const message = optional<string>(attributes, 'message', isText(10_000), 'a string')
       const row = found(await reportProgress(db, principalOf(req).organizationId, idOf(req), increment, message ?? undefined, now()))
       res.set('Content-Type', JSON_API_CONTENT_TYPE).send(await render(db, row))

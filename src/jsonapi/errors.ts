@@ -88,6 +88,73 @@ export class InvalidAttribute extends ApiError {
   }
 }
 
+/** A well-formed request member whose value the server will not keep, named by its JSON pointer. */
+export class Unprocessable extends ApiError {
+  readonly status = 422
+  constructor(
+    readonly pointer: string,
+    readonly detail: string,
+    readonly code = 'invalid_value',
+  ) {
+    super(detail)
+  }
+  body() {
+    return envelope({ status: '422', title: 'Unprocessable Entity', code: this.code, detail: this.detail, source: { pointer: this.pointer } })
+  }
+}
+
+/** A request body over the size limit, which the body names. */
+export class PayloadTooLarge extends ApiError {
+  readonly status = 413
+  constructor(readonly limitBytes: number) {
+    super('payload too large')
+  }
+  body() {
+    return envelope({
+      status: '413',
+      title: 'Payload Too Large',
+      code: 'payload_too_large',
+      detail: `The request body is larger than the limit of ${this.limitBytes} bytes`,
+    })
+  }
+}
+
+/** A body in a media type this endpoint does not read. */
+export class UnsupportedMediaType extends ApiError {
+  readonly status = 415
+  constructor(readonly detail: string) {
+    super(detail)
+  }
+  body() {
+    return envelope({ status: '415', title: 'Unsupported Media Type', code: 'unsupported_media_type', detail: this.detail })
+  }
+}
+
+/** A database error a client's request provoked, answered as db/errors.ts's table says. */
+export class DatabaseRefusal extends ApiError {
+  override readonly headers: Record<string, string>
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly detail: string,
+    retryAfterSeconds: number,
+  ) {
+    super(detail)
+    this.headers = status === 503 ? { 'Retry-After': String(retryAfterSeconds), 'Cache-Control': 'no-cache' } : { 'Cache-Control': 'no-cache' }
+  }
+  body() {
+    return envelope({ status: String(this.status), title: TITLES[this.status] ?? 'Error', code: this.code, detail: this.detail })
+  }
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  422: 'Unprocessable Entity',
+  503: 'Service Unavailable',
+}
+
 /** The client accepts no media type this endpoint can answer in. */
 export class NotAcceptable extends ApiError {
   readonly status = 406
@@ -242,17 +309,16 @@ export class TooManyFailures extends ApiError {
 export class ServiceUnavailable extends ApiError {
   readonly status = 503
   override readonly headers: Record<string, string>
-  constructor(retryAfterSeconds: number) {
+  constructor(
+    retryAfterSeconds: number,
+    readonly code = 'database_unavailable',
+    readonly detail = 'The database cannot be reached right now. Please retry after the number of seconds in Retry-After.',
+  ) {
     super('service unavailable')
     this.headers = { 'Retry-After': String(retryAfterSeconds), 'Cache-Control': 'no-cache' }
   }
   body() {
-    return envelope({
-      status: '503',
-      title: 'Service Unavailable',
-      code: 'database_unavailable',
-      detail: 'The database cannot be reached right now. Please retry after the number of seconds in Retry-After.',
-    })
+    return envelope({ status: '503', title: 'Service Unavailable', code: this.code, detail: this.detail })
   }
 }
 

@@ -1,4 +1,5 @@
 // The storage model @node-oauth/oauth2-server runs on: applications, codes and tokens, kept as digests.
+import { isStorableText } from '../../db/storable'
 import type OAuth2Server from '@node-oauth/oauth2-server'
 import type { Knex } from 'knex'
 import { digestSecret, generateSecret, secretMatches } from '../secrets'
@@ -42,6 +43,7 @@ function toClient(row: Record<string, unknown>): OAuthClient {
  * '' is the command-line tool's application, which issues tokens directly and never through OAuth.
  */
 export async function findApplication(db: Knex, clientId: string): Promise<(OAuthClient & { secretDigest: string | null }) | undefined> {
+  if (!isStorableText(clientId)) return undefined
   const row = await db('oauth_applications').where({ client_id: clientId }).first()
   return row && { ...toClient(row), secretDigest: row.client_secret_digest }
 }

@@ -1,9 +1,9 @@
 // The OAuth 2 provider's endpoints: /oauth/authorize (sign-in and consent), /oauth/token and /oauth/revoke.
 import OAuth2Server, { OAuthError, Request as OAuthRequest, Response as OAuthResponse } from '@node-oauth/oauth2-server'
-import express, { Router, type Request, type Response } from 'express'
+import express, { Router, type Request, type RequestHandler, type Response } from 'express'
 import type { Knex } from 'knex'
 import { clientAddress, type FailureThrottle } from '../failure-throttle'
-import { verifyPassword } from '../passwords'
+import { findPersonByPassword } from '../credentials'
 import { createModel, findApplication, isPublicClient, resolveRedirectUris, revokeClientToken, type OAuthClient, type SavedToken } from './model'
 import { consentPage, errorPage } from './pages'
 
@@ -86,7 +86,17 @@ export function oauthRoutes({ db, now, throttle, baseUrl }: OAuthRoutesOptions):
     alwaysIssueNewRefreshToken: true,
   })
   const router = Router()
-  const form = express.urlencoded({ extended: false, limit: '16kb' })
+  const parseForm = express.urlencoded({ extended: false, limit: '16kb' })
+  // RFC 6749 §3.1: a parameter must not be sent more than once; the parser makes an array of one that is.
+  const form: RequestHandler[] = [
+    parseForm,
+    (req, res, next) => {
+      const repeated = Object.entries((req.body ?? {}) as Record<string, unknown>).find(([, value]) => typeof value !== 'string')?.[0]
+      if (repeated === undefined) return next()
+      res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' })
+      res.status(400).json({ error: 'invalid_request', error_description: `The parameter ${JSON.stringify(repeated)} was sent more than once` })
+    },
+  ]
 
   /** Finds the application and the redirect_uri to answer to; until both are verified nothing may redirect. */
   async function checkClient(parameters: Parameters): Promise<CheckedClient> {
@@ -156,7 +166,7 @@ export function oauthRoutes({ db, now, throttle, baseUrl }: OAuthRoutesOptions):
     })
   })
 
-  router.post('/oauth/authorize', form, async (req, res) => {
+  router.post('/oauth/authorize', ...form, async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>
     const parameters = pickParameters(body)
     await authorizeStep(res, parameters, async ({ client, redirectUri }) => {
@@ -177,8 +187,8 @@ export function oauthRoutes({ db, now, throttle, baseUrl }: OAuthRoutesOptions):
       } catch {
         return rerender(429, 'Too many failed sign-ins from this address. Wait a minute and try again.')
       }
-      const person = email ? await db('people').whereRaw('lower(email) = ?', [email]).first('id', 'password_digest') : undefined
-      if (!person?.password_digest || !(await verifyPassword(password, person.password_digest))) {
+      const person = await findPersonByPassword(db, email, password)
+      if (!person) {
         throttle.recordFailure(address)
         return rerender(401, 'Email or password is incorrect.')
       }
@@ -194,7 +204,7 @@ export function oauthRoutes({ db, now, throttle, baseUrl }: OAuthRoutesOptions):
     })
   })
 
-  router.post('/oauth/token', form, async (req, res) => {
+  router.post('/oauth/token', ...form, async (req, res) => {
     res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' })
     const address = clientAddress(req)
     try {
@@ -231,7 +241,7 @@ export function oauthRoutes({ db, now, throttle, baseUrl }: OAuthRoutesOptions):
     }
   })
 
-  router.post('/oauth/revoke', form, async (req: Request, res: Response) => {
+  router.post('/oauth/revoke', ...form, async (req: Request, res: Response) => {
     res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' })
     const address = clientAddress(req)
     const body = (req.body ?? {}) as Record<string, unknown>

@@ -1,0 +1,50 @@
+// Request bodies in JSON: parsed with a size limit, then walked once (without recursion) to hold
+// client JSON to a depth and to text the database can store, before any handler sees it.
+import express, { type RequestHandler } from 'express'
+import { isStorableText } from '../db/storable'
+import { InvalidAttribute } from '../jsonapi/errors'
+
+/** The largest request body accepted, in bytes; a larger one answers 413 naming it. */
+export const MAX_BODY_BYTES = 5 * 1024 * 1024
+/** How deeply client JSON may nest (the document's own levels included); deeper answers 400. */
+export const MAX_JSON_DEPTH = 32
+
+const escapePointer = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1')
+
+/**
+ * The first reason `value` cannot be accepted, as a JSON pointer and a detail, or undefined. Keys
+ * are checked like strings: jsonb stores them too.
+ */
+export function findUnacceptableJson(value: unknown): { pointer: string; detail: string } | undefined {
+  const stack: Array<{ value: unknown; pointer: string; depth: number }> = [{ value, pointer: '', depth: 0 }]
+  while (stack.length > 0) {
+    const { value: current, pointer, depth } = stack.pop()!
+    if (typeof current === 'string') {
+      if (!isStorableText(current)) return { pointer, detail: `${pointer || 'the body'} holds U+0000 or an unpaired surrogate, which cannot be stored` }
+      continue
+    }
+    if (typeof current !== 'object' || current === null) continue
+    if (depth >= MAX_JSON_DEPTH) return { pointer, detail: `JSON may nest at most ${MAX_JSON_DEPTH} levels deep` }
+    if (Array.isArray(current)) {
+      current.forEach((item, i) => stack.push({ value: item, pointer: `${pointer}/${i}`, depth: depth + 1 }))
+      continue
+    }
+    for (const [key, item] of Object.entries(current)) {
+      const itemPointer = `${pointer}/${escapePointer(key)}`
+      if (!isStorableText(key)) return { pointer: itemPointer, detail: `the member name at ${itemPointer} holds U+0000 or an unpaired surrogate, which cannot be stored` }
+      stack.push({ value: item, pointer: itemPointer, depth: depth + 1 })
+    }
+  }
+  return undefined
+}
+
+/** Parses a JSON (or JSON:API) body within MAX_BODY_BYTES and refuses JSON the store cannot hold. */
+export function jsonBody(): RequestHandler[] {
+  return [
+    express.json({ type: ['application/json', 'application/vnd.api+json'], limit: MAX_BODY_BYTES }),
+    (req, _res, next) => {
+      const unacceptable = findUnacceptableJson(req.body)
+      next(unacceptable ? new InvalidAttribute(unacceptable.pointer, unacceptable.detail) : undefined)
+    },
+  ]
+}
