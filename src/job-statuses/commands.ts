@@ -48,6 +48,9 @@ export interface NewResult {
 /** The largest `total`, `progress` or count a job keeps: PostgreSQL's integer. */
 export const MAX_COUNT = 2_147_483_647
 
+/** The most results one job keeps; an append past it is refused whole. */
+export const MAX_RESULTS_PER_JOB = 100_000
+
 const json = (value: unknown) => (value === undefined ? undefined : JSON.stringify(value))
 
 export async function createJobStatus(db: Knex, organizationId: string, personId: string, job: NewJobStatus, now: Date): Promise<JobStatusRow> {
@@ -140,12 +143,16 @@ export async function appendResults(
     const [row] = await trx('job_statuses')
       .where({ organization_id: organizationId, id })
       .whereIn('status', REPORTING)
+      .where('results_count', '<=', MAX_RESULTS_PER_JOB - results.length)
       .update({ results_count: trx.raw('results_count + ?', [results.length]), updated_at: now })
       .returning(COLUMNS)
     if (!row) {
-      const status = await currentStatus(trx, organizationId, id)
-      if (status === undefined) return undefined
-      throw new Conflict('invalid_state', `Results can be appended only while a job is working or stopping; this one is ${status}`)
+      const state = await trx('job_statuses').where({ organization_id: organizationId, id }).first('status', 'results_count')
+      if (state === undefined) return undefined
+      if (!REPORTING.includes(state.status)) {
+        throw new Conflict('invalid_state', `Results can be appended only while a job is working or stopping; this one is ${state.status}`)
+      }
+      throw new Unprocessable('/data', `A job keeps at most ${MAX_RESULTS_PER_JOB} results; this one has ${state.results_count}`, 'too_many_results')
     }
     for (let i = 0; i < results.length; i += 1000) {
       await trx('job_status_results').insert(

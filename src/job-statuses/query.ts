@@ -170,13 +170,28 @@ export async function listJobStatuses(
   return result
 }
 
-/** A job's per-task results, in the order they were appended. */
-export async function listResults(db: Knex, jobStatusIds: readonly string[]): Promise<Map<string, ResultRow[]>> {
+/** How many of a job's results a document of the job carries; the rest are paged at /jobs/v1/…/results. */
+export const RESULTS_SHOWN = 100
+
+/** The first `limit` per-task results of each job, in the order they were appended. */
+export async function listResults(db: Knex, jobStatusIds: readonly string[], limit = RESULTS_SHOWN): Promise<Map<string, ResultRow[]>> {
   const byJob = new Map<string, ResultRow[]>(jobStatusIds.map((id) => [id, []]))
   if (jobStatusIds.length === 0) return byJob
-  const rows = await db('job_status_results').whereIn('job_status_id', jobStatusIds).orderBy('id').select('*')
-  for (const row of rows) byJob.get(String(row.job_status_id))?.push(toResult(row))
+  // One index range per job (job_status_id, id), however many results a job has.
+  const { rows } = await db.raw(
+    `SELECT r.* FROM unnest(?::bigint[]) AS j(id)
+     CROSS JOIN LATERAL (SELECT * FROM job_status_results WHERE job_status_id = j.id ORDER BY id LIMIT ?) AS r
+     ORDER BY r.job_status_id, r.id`,
+    [[...jobStatusIds], limit],
+  )
+  for (const row of rows as Array<Record<string, unknown>>) byJob.get(String(row.job_status_id))?.push(toResult(row))
   return byJob
+}
+
+/** One page of a job's results with their row ids, in append order. */
+export async function pageResults(db: Knex, jobStatusId: string, offset: number, limit: number): Promise<Array<ResultRow & { rowId: string; createdAt: Date }>> {
+  const rows = await db('job_status_results').where({ job_status_id: jobStatusId }).orderBy('id').offset(offset).limit(limit).select('*')
+  return rows.map((row: Record<string, unknown>) => ({ ...toResult(row), rowId: String(row.id), createdAt: row.created_at as Date }))
 }
 
 export interface ResultRow {

@@ -4,13 +4,15 @@ import type { Knex } from 'knex'
 import { principalOf } from '../auth/authenticate'
 import { idempotently, sendStored } from '../http/idempotency'
 import { jsonBody } from '../http/json-body'
-import { JSON_API_CONTENT_TYPE, readDocument, serializeResources, type ResourceType } from '../jsonapi/document'
+import { JSON_API_CONTENT_TYPE, listDocument, readDocument, sendDocument, serializeResources, type ResourceType } from '../jsonapi/document'
 import { InvalidAttribute, MethodNotAllowed, NotFound, ServiceUnavailable } from '../jsonapi/errors'
-import { parseId } from '../jsonapi/format'
+import { formatTimestamp, parseId } from '../jsonapi/format'
+import { pageLinks, pageMeta, parsePage } from '../jsonapi/pagination'
+import { parseQueryString } from '../jsonapi/query-string'
 import { appendResults, createJobStatus, MAX_COUNT, reportProgress, transitionJobStatus, updateJobStatus, type NewResult, type Output, type Scenario } from './commands'
 import { isStatus, STATUSES, TERMINAL, type Status } from './lifecycle'
 import type { JobStatusNotifications } from './notifications'
-import { findJobStatus, listResults, type JobStatusRow } from './query'
+import { findJobStatus, listResults, pageResults, type JobStatusRow, type ResultRow } from './query'
 import { jobStatusResource, type JobStatusWithResults } from './resource'
 
 export const JOBS_PATH = '/jobs/v1/job_statuses'
@@ -20,7 +22,29 @@ export const MAX_RESULTS_PER_APPEND = 10_000
 const jobResource: ResourceType<JobStatusWithResults> = {
   ...jobStatusResource,
   attributes: Object.keys(jobStatusResource.fields).filter((name) => name !== 'results').sort(),
-  links: (row, baseUrl) => ({ self: `${baseUrl}${JOBS_PATH}/${row.id}`, pco: `${baseUrl}/calendar/v2/job_statuses/${row.id}` }),
+  links: (row, baseUrl) => ({
+    self: `${baseUrl}${JOBS_PATH}/${row.id}`,
+    pco: `${baseUrl}/calendar/v2/job_statuses/${row.id}`,
+    results: `${baseUrl}${JOBS_PATH}/${row.id}/results`,
+  }),
+}
+
+type ResultResource = Omit<ResultRow, 'id'> & { id: string; taskId: string | null; createdAt: Date }
+
+/** One per-task result, paged under its job; `task_id` is the worker's own id for the task. */
+const resultResource: ResourceType<ResultResource> = {
+  type: 'JobStatusResult',
+  fields: {
+    action: (row) => row.action,
+    created_at: (row) => formatTimestamp(row.createdAt),
+    errors: (row) => row.errors,
+    status: (row) => row.status,
+    success: (row) => row.success,
+    task_id: (row) => row.taskId,
+    title: (row) => row.title,
+  },
+  attributes: ['action', 'created_at', 'errors', 'status', 'success', 'task_id', 'title'],
+  links: () => ({}),
 }
 
 type Json = Record<string, unknown>
@@ -267,6 +291,18 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStream
 
   router
     .route(`${JOBS_PATH}/:id/results`)
+    .get(async (req, res) => {
+      const { organizationId } = principalOf(req)
+      const row = found(await findJobStatus(db, organizationId, idOf(req)))
+      const pairs = parseQueryString(req.originalUrl)
+      const page = parsePage(pairs)
+      const results = await pageResults(db, row.id, page.offset, page.perPage)
+      const path = `${JOBS_PATH}/${row.id}/results`
+      const data = serializeResources(resultResource, results.map(({ rowId, id: taskId, ...result }) => ({ ...result, taskId, id: rowId })), resultResource.attributes, baseUrl())
+      const meta = pageMeta(page, results.length, row.results_count)
+      const document = listDocument(pageLinks(baseUrl(), path, pairs, meta), data, { ...meta, can_order_by: [], can_query_by: [] }, { id: row.id, type: 'JobStatus' })
+      sendDocument(res, document)
+    })
     .post(async (req, res) => {
       const { organizationId, personId } = principalOf(req)
       const id = idOf(req)
@@ -277,7 +313,7 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStream
       })
       sendStored(res, response, JSON_API_CONTENT_TYPE)
     })
-    .all(notAllowed(['POST', 'OPTIONS']))
+    .all(notAllowed(['GET', 'POST', 'OPTIONS']))
 
   router
     .route(`${JOBS_PATH}/:id/transitions`)
