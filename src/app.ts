@@ -90,7 +90,7 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
   jobs.use(
     rateLimit({ db: counters, limit: config.rateLimit, deepOffsetLimit: config.rateLimitDeepOffset, periodSeconds: config.rateLimitPeriod, now }),
   )
-  jobs.use(jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStreams: config.eventStreamsMax, retryAfter: config.unavailableRetryAfter }))
+  jobs.use(jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStreams: config.eventStreamsMax, retryAfter: config.unavailableRetryAfter, idempotencyKeyTtl: config.idempotencyKeyTtl }))
   app.use(jobs)
 
   app.use(() => {

@@ -29,6 +29,8 @@ export interface Config {
   readonly shutdownTimeout: number
   /** Event streams one process keeps open at once. */
   readonly eventStreamsMax: number
+  /** Seconds an Idempotency-Key and its stored response are kept. */
+  readonly idempotencyKeyTtl: number
 }
 
 export class ConfigError extends Error {
@@ -113,6 +115,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeout: integer(env, 'SHUTDOWN_TIMEOUT', 10, 0, 3600),
     workers: integer(env, 'WORKERS', 1, 1, 64),
     eventStreamsMax: integer(env, 'EVENT_STREAMS_MAX', 1000, 1, 1_000_000),
+    idempotencyKeyTtl: integer(env, 'IDEMPOTENCY_KEY_TTL', 86_400, 60, 31_536_000),
   }
   if (config.workers > 1 && config.databaseUrl === undefined) {
     throw new ConfigError('WORKERS', 'more than 1 needs DATABASE_URL: the embedded database can be open in one process only')

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net'
 import type { Knex } from 'knex'
 import pino, { type Logger } from 'pino'
 import { createApp } from './app'
+import { sweepExpiredKeys } from './http/idempotency'
 import { ConfigError, loadConfig, type Config } from './config'
 import { openCounterDatabase, openDatabase } from './db/database'
 import { migrate } from './db/migrate'
@@ -51,6 +52,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
   if (!config.publicUrl) baseUrl = url
   scenarios.start()
+  const keys = { now, ttlSeconds: config.idempotencyKeyTtl }
+  const sweep = setInterval(() => {
+    sweepExpiredKeys(db, keys).catch((error: unknown) => logger.warn({ err: error }, 'expired idempotency keys not swept; next try in 10 minutes'))
+  }, 600_000).unref()
 
   // While draining, a keep-alive socket is closed right after its response instead of idling on.
   let draining = false
@@ -69,6 +74,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       const timeout = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownTimeout * 1000).unref())
       await Promise.race([stopped, timeout])
       server.closeAllConnections()
+      clearInterval(sweep)
       await scenarios.stop()
       if (counters !== db) await counters.destroy()
       if (!options.db) await db.destroy()

@@ -15,10 +15,17 @@ export interface StoredResponse {
  * commit together or not at all. A concurrent request with the same key waits on the claim and then
  * replays; a failed write (4xx thrown) leaves the key unclaimed.
  */
+export interface KeyLifetime {
+  now: () => Date
+  /** Seconds a key is kept; after that it is gone, and may be used again for a new request. */
+  ttlSeconds: number
+}
+
 export async function idempotently(
   db: Knex,
   req: Request,
   personId: string,
+  { now, ttlSeconds }: KeyLifetime,
   write: (trx: Knex) => Promise<StoredResponse>,
 ): Promise<StoredResponse & { replayed: boolean }> {
   const key = req.get('Idempotency-Key')
@@ -27,10 +34,14 @@ export async function idempotently(
   const fingerprint = createHash('sha256').update(`${req.method} ${req.path}\n${JSON.stringify(req.body ?? null)}`).digest('hex')
 
   const fresh = await db.transaction(async (trx) => {
+    // An expired key not yet swept is claimed afresh, as if it had been.
+    const at = now()
     const { rows } = await trx.raw(
-      `INSERT INTO idempotency_keys (person_id, key, request_fingerprint, status, body) VALUES (?, ?, ?, 0, '')
-       ON CONFLICT (person_id, key) DO NOTHING RETURNING key`,
-      [personId, key, fingerprint],
+      `INSERT INTO idempotency_keys (person_id, key, request_fingerprint, status, body, created_at) VALUES (?, ?, ?, 0, '', ?)
+       ON CONFLICT (person_id, key) DO UPDATE SET request_fingerprint = EXCLUDED.request_fingerprint, status = 0, body = '', created_at = EXCLUDED.created_at
+       WHERE idempotency_keys.created_at <= ?
+       RETURNING key`,
+      [personId, key, fingerprint, at, expiredBefore(at, ttlSeconds)],
     )
     if ((rows as unknown[]).length === 0) return undefined
     const response = await write(trx)
@@ -45,6 +56,25 @@ export async function idempotently(
   if (stored.request_fingerprint !== fingerprint) throw new IdempotencyKeyReused()
   const { body, location } = JSON.parse(stored.body) as { body: string; location: string | null }
   return { status: stored.status, body, ...(location ? { location } : {}), replayed: true }
+}
+
+const expiredBefore = (now: Date, ttlSeconds: number) => new Date(now.getTime() - ttlSeconds * 1000)
+
+/**
+ * Deletes expired keys, a batch at a time; a key a write is claiming right now is skipped (SKIP
+ * LOCKED), so the sweep never waits on a write nor makes one wait. Returns how many it deleted.
+ */
+export async function sweepExpiredKeys(db: Knex, { now, ttlSeconds }: KeyLifetime, batch = 1000): Promise<number> {
+  let deleted = 0
+  for (;;) {
+    const { rowCount } = (await db.raw(
+      `DELETE FROM idempotency_keys WHERE (person_id, key) IN (
+         SELECT person_id, key FROM idempotency_keys WHERE created_at <= ? ORDER BY created_at LIMIT ? FOR UPDATE SKIP LOCKED)`,
+      [expiredBefore(now(), ttlSeconds), batch],
+    )) as { rowCount: number }
+    deleted += rowCount ?? 0
+    if (!rowCount || rowCount < batch) return deleted
+  }
 }
 
 export function sendStored(res: Response, response: StoredResponse & { replayed: boolean }, contentType: string): void {

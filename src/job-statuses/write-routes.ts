@@ -136,6 +136,8 @@ export interface WriteRoutesOptions {
   maxEventStreams: number
   /** Seconds a client is told to wait before trying again (Retry-After). */
   retryAfter: number
+  /** Seconds an Idempotency-Key is kept. */
+  idempotencyKeyTtl: number
 }
 
 /** Counts this process's open event streams against their cap. */
@@ -147,7 +149,8 @@ function streamCounter(max: number) {
   }
 }
 
-export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStreams, retryAfter }: WriteRoutesOptions): Router {
+export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStreams, retryAfter, idempotencyKeyTtl }: WriteRoutesOptions): Router {
+  const keys = { now, ttlSeconds: idempotencyKeyTtl }
   const router = Router()
   const streams = streamCounter(maxEventStreams)
   router.use(JOBS_PATH, jsonBody())
@@ -184,7 +187,7 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStream
         outputs: outputsOf(attributes),
         scenario: scenarioOf(attributes),
       }
-      const response = await idempotently(db, req, personId, async (trx) => {
+      const response = await idempotently(db, req, personId, keys, async (trx) => {
         const row = await createJobStatus(trx, organizationId, personId, job, now())
         return { status: 201, body: await render(trx, row), location: `${baseUrl()}${JOBS_PATH}/${row.id}` }
       })
@@ -307,7 +310,7 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStream
       const { organizationId, personId } = principalOf(req)
       const id = idOf(req)
       const results = resultsOf(req)
-      const response = await idempotently(db, req, personId, async (trx) => {
+      const response = await idempotently(db, req, personId, keys, async (trx) => {
         const row = found(await appendResults(trx, organizationId, id, results, now()))
         return { status: 200, body: await render(trx, row) }
       })
