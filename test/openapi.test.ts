@@ -159,6 +159,8 @@ describe('live responses match the document', () => {
       await send('POST', `/jobs/v1/job_statuses/${id}/results`, { data: [{ id: '7', action: 'create', success: true, status: 'Created', errors: null, title: 'Ann' }] }),
     )
     check('/jobs/v1/job_statuses/{id}', 'get', await send('GET', `/jobs/v1/job_statuses/${id}`))
+    check('/jobs/v1/job_statuses/{id}/results', 'get', await send('GET', `/jobs/v1/job_statuses/${id}/results?per_page=1`))
+    check('/jobs/v1/job_statuses/{id}/results', 'get', await send('GET', '/jobs/v1/job_statuses/999999999999/results'))
     check('/jobs/v1/job_statuses/{id}', 'get', await send('GET', '/jobs/v1/job_statuses/999999999999'))
     check('/jobs/v1/job_statuses/{id}', 'get', await request(server.url, `/jobs/v1/job_statuses/${id}`, { token: tenant.token }))
     const events = await fetch(`${server.url}/jobs/v1/job_statuses/${id}/events`, { headers: { Authorization: `Bearer ${token}` } })

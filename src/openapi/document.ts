@@ -174,13 +174,55 @@ function schemas(): Record<string, Schema> {
     },
     Job: jobStatusResource('A job as the write API shows it: every attribute, `results` when read.', {
       type: 'object',
-      required: ['self', 'pco'],
+      required: ['self', 'pco', 'results'],
       additionalProperties: false,
       properties: {
         self: LINK,
         pco: { ...LINK, description: 'The same job on the Planning Center surface' },
+        results: { ...LINK, description: 'Every result of the job, a page at a time; a document of the job carries only its first 100' },
       },
     }),
+    JobStatusResultListDocument: {
+      type: 'object',
+      required: ['links', 'data', 'included', 'meta'],
+      properties: {
+        links: { type: 'object', required: ['self'], additionalProperties: false, properties: { self: LINK, prev: LINK, next: LINK } },
+        data: {
+          type: 'array',
+          maxItems: 100,
+          items: {
+            type: 'object',
+            required: ['type', 'id', 'attributes'],
+            properties: {
+              type: { const: 'JobStatusResult' },
+              id: { type: 'string' },
+              attributes: {
+                type: 'object',
+                properties: {
+                  action: nullable('string'),
+                  created_at: { type: 'string' },
+                  errors: {},
+                  status: nullable('string'),
+                  success: nullable('boolean'),
+                  task_id: { ...nullable('string'), description: "The worker's own id for the task" },
+                  title: nullable('string'),
+                },
+              },
+            },
+          },
+        },
+        included: { type: 'array', maxItems: 0 },
+        meta: {
+          type: 'object',
+          required: ['total_count', 'count', 'parent'],
+          properties: {
+            total_count: { type: 'integer', minimum: 0, description: "The job's results_count" },
+            count: { type: 'integer', minimum: 0 },
+            parent: { type: 'object', required: ['id', 'type'], properties: { id: { type: 'string' }, type: { const: 'JobStatus' } } },
+          },
+        },
+      },
+    },
     JobDocument: {
       type: 'object',
       required: ['data', 'included', 'meta'],
@@ -403,7 +445,10 @@ function components(baseUrl: string) {
       },
       NotFound: errorDocument("No such resource in the caller's organization"),
       Conflict: errorDocument("The job's status does not allow this (`invalid_transition`, `invalid_state`)"),
-      Unprocessable: errorDocument('The Idempotency-Key was used for a different request'),
+      Unprocessable: errorDocument(
+        'Well formed, but not kept: an Idempotency-Key used for a different request (`idempotency_key_reused`), progress past 2147483647 (`out_of_range`), more than 100000 results for one job (`too_many_results`)',
+      ),
+      PayloadTooLarge: errorDocument('The body is larger than the limit the detail names (`payload_too_large`)'),
       TooManyRequests: errorDocument('The rate limit, or the failed-authentication throttle, is exceeded', {
         'Retry-After': { $ref: '#/components/headers/RetryAfter' },
       }),
@@ -448,6 +493,7 @@ function jobsOperation(summary: string, operationId: string, extra: Schema = {},
       '400': response('BadRequest'),
       '401': response('Unauthorized'),
       '404': response('NotFound'),
+      '413': response('PayloadTooLarge'),
       '429': response('TooManyRequests'),
       ...((extra.responses as Schema | undefined) ?? {}),
     },
@@ -527,6 +573,21 @@ function paths() {
     },
     '/jobs/v1/job_statuses/{id}/results': {
       ...idPath,
+      get: {
+        tags: ['Jobs'],
+        summary: "Page through a job's results",
+        description: 'In the order they were appended, `per_page` (1–100, default 25) at a time from `offset`.',
+        operationId: 'listResults',
+        security: JOBS_SECURITY,
+        parameters: [parameter('PerPage'), parameter('Offset')],
+        responses: {
+          '200': json(ref('JobStatusResultListDocument'), 'One page of results'),
+          '400': response('BadRequest'),
+          '401': response('Unauthorized'),
+          '404': response('NotFound'),
+          '429': response('TooManyRequests'),
+        },
+      },
       post: jobsOperation('Append task results', 'appendResults', {
         parameters: [parameter('IdempotencyKey')],
         requestBody: body('ResultsAppend'),
