@@ -161,7 +161,7 @@ describe('progress and results', () => {
     assert.equal(refused.json.errors[0].code, 'invalid_state')
   })
 
-  it('appends thousands of results in order and serves them when asked for', async () => {
+  it('appends thousands of results in order and serves them a page at a time', async () => {
     const writer = await createWriter()
     const id = (await create(writer, { total: 2500 })).json.data.id
     await move(writer, id, 'working')
@@ -171,8 +171,12 @@ describe('progress and results', () => {
     }
     const read = await request(server.url, `/calendar/v2/job_statuses/${id}?fields[JobStatus]=results,results_count`, { token: writer.token })
     assert.equal(read.json.data.attributes.results_count, 2500)
-    assert.equal(read.json.data.attributes.results.length, 2500)
-    assert.deepEqual(read.json.data.attributes.results[1234], { id: '1234', action: 'update', success: true, status: 'Updated', errors: '', title: 'Task 1234' })
+    // A document of the job carries the first 100; the rest are paged.
+    assert.equal(read.json.data.attributes.results.length, 100)
+    assert.deepEqual(read.json.data.attributes.results[12], { id: '12', action: 'update', success: true, status: 'Updated', errors: '', title: 'Task 12' })
+    const page = await send(writer, 'GET', `/jobs/v1/job_statuses/${id}/results?per_page=100&offset=1200`, undefined)
+    assert.equal(page.json.meta.total_count, 2500)
+    assert.deepEqual(page.json.data[34].attributes, { action: 'update', created_at: page.json.data[34].attributes.created_at, errors: '', status: 'Updated', success: true, task_id: '1234', title: 'Task 1234' })
   })
 })
 

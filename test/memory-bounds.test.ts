@@ -82,7 +82,7 @@ describe("a job's results", () => {
     assert.equal(past.status, 422, past.text)
     assert.equal(past.json.errors[0].source.pointer, '/data')
     assert.equal(past.json.errors[0].code, 'too_many_results')
-    assert.equal((await server.db('job_status_results').where({ job_status_id: id }).count({ n: '*' }))[0]!.n, 0)
+    assert.equal(Number((await server.db('job_status_results').where({ job_status_id: id }).count({ n: '*' }))[0]!.n), 0)
     assert.equal((await send('POST', `${jobs}/${id}/results`, results(1, 1))).status, 200)
   })
 
