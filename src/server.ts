@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net'
 import type { Knex } from 'knex'
 import pino, { type Logger } from 'pino'
 import { createApp } from './app'
+import { drainable } from './http/drain'
 import { sweepExpiredKeys } from './http/idempotency'
 import { ConfigError, loadConfig, type Config } from './config'
 import { openCounterDatabase, openDatabase } from './db/database'
@@ -43,7 +44,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   await notifications.start()
   const app = createApp({ db, counters, config, logger, now, baseUrl: () => baseUrl, notifications })
   const scenarios = new ScenarioDriver(db, now, logger)
-  const server = createServer(app).listen(config.port, config.host)
+  const server = createServer((req, res) => {
+    connections.admit(req, res)
+    app(req, res)
+  }).listen(config.port, config.host)
+  const connections = drainable(server)
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)
     server.once('error', reject)
@@ -57,23 +62,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     sweepExpiredKeys(db, keys).catch((error: unknown) => logger.warn({ err: error }, 'expired idempotency keys not swept; next try in 10 minutes'))
   }, 600_000).unref()
 
-  // While draining, a keep-alive socket is closed right after its response instead of idling on.
-  let draining = false
-  server.on('request', (_req, res) => {
-    if (draining) res.setHeader('Connection', 'close')
-  })
-
   let closing: Promise<void> | undefined
   const close = () => {
     closing ??= (async () => {
-      draining = true
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
-      server.closeIdleConnections()
+      const drained = connections.drain(config.shutdownTimeout * 1000)
       // Watchers' streams never end by themselves: end them so the drain can finish.
       await notifications.stop()
-      const timeout = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownTimeout * 1000).unref())
-      await Promise.race([stopped, timeout])
-      server.closeAllConnections()
+      await drained
       clearInterval(sweep)
       await scenarios.stop()
       if (counters !== db) await counters.destroy()
