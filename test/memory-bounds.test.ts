@@ -145,3 +145,23 @@ describe('an event stream whose client does not read', () => {
     assert.ok(messages.length < changes, `${messages.length} events for ${changes} changes: the missed ones were queued, not coalesced`)
   })
 })
+
+describe('many streams on one job', () => {
+  it('each sees every change in order and ends on the final state, though they share reads', async () => {
+    const id = await workingJob()
+    const watch = async () => {
+      const reply = await fetch(`${server.url}${jobs}/${id}/events`, { headers: { Authorization: `Bearer ${writer.jobsToken}` } })
+      let text = ''
+      for await (const chunk of reply.body!) text += Buffer.from(chunk).toString()
+      return [...text.matchAll(/"message":("change \d+"|null)/g)].map((match) => (match[1] === 'null' ? 0 : Number(/\d+/.exec(match[1]!)![0])))
+    }
+    const watchers = Array.from({ length: 8 }, () => watch())
+    // Changes as fast as they commit, while the watchers read.
+    for (let i = 1; i <= 30; i++) assert.equal((await send('PATCH', `${jobs}/${id}`, { data: { attributes: { message: `change ${i}` } } })).status, 200)
+    assert.equal((await send('POST', `${jobs}/${id}/transitions`, { data: { attributes: { status: 'completed' } } })).status, 200)
+    for (const seen of await Promise.all(watchers)) {
+      assert.deepEqual(seen, [...seen].sort((a, b) => a - b), 'events went backwards')
+      assert.equal(seen.at(-1), 30)
+    }
+  })
+})

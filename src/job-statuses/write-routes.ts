@@ -5,12 +5,13 @@ import { principalOf } from '../auth/authenticate'
 import { idempotently, sendStored } from '../http/idempotency'
 import { jsonBody } from '../http/json-body'
 import { JSON_API_CONTENT_TYPE, listDocument, readDocument, sendDocument, serializeResources, type ResourceType } from '../jsonapi/document'
-import { InvalidAttribute, MethodNotAllowed, NotFound, ServiceUnavailable } from '../jsonapi/errors'
+import { InvalidAttribute, MethodNotAllowed, NotFound } from '../jsonapi/errors'
 import { formatTimestamp, parseId } from '../jsonapi/format'
 import { pageLinks, pageMeta, parsePage } from '../jsonapi/pagination'
 import { parseQueryString } from '../jsonapi/query-string'
 import { appendResults, createJobStatus, MAX_COUNT, reportProgress, transitionJobStatus, updateJobStatus, type NewResult, type Output, type Scenario } from './commands'
-import { isStatus, STATUSES, TERMINAL, type Status } from './lifecycle'
+import { eventStreams } from './event-streams'
+import { isStatus, STATUSES } from './lifecycle'
 import type { JobStatusNotifications } from './notifications'
 import { findJobStatus, listResults, pageResults, type JobStatusRow, type ResultRow } from './query'
 import { jobStatusResource, type JobStatusWithResults } from './resource'
@@ -140,19 +141,9 @@ export interface WriteRoutesOptions {
   idempotencyKeyTtl: number
 }
 
-/** Counts this process's open event streams against their cap. */
-function streamCounter(max: number) {
-  let open = 0
-  return {
-    open: () => (open < max ? (open += 1, true) : false),
-    close: () => void (open -= 1),
-  }
-}
-
 export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStreams, retryAfter, idempotencyKeyTtl }: WriteRoutesOptions): Router {
   const keys = { now, ttlSeconds: idempotencyKeyTtl }
   const router = Router()
-  const streams = streamCounter(maxEventStreams)
   router.use(JOBS_PATH, jsonBody())
 
   const render = async (trx: Knex, row: JobStatusRow, withResults = false) => {
@@ -221,63 +212,14 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStream
     .all(notAllowed(['GET', 'PATCH', 'OPTIONS']))
 
   // Server-Sent Events: the job now, then again at every change made through any process, until it ends.
+  const stream = eventStreams({ db, notifications, render: (row) => render(db, row), maxStreams: maxEventStreams, retryAfter })
   router
     .route(`${JOBS_PATH}/:id/events`)
     .get(async (req, res) => {
       const { organizationId } = principalOf(req)
       const id = idOf(req)
       found(await findJobStatus(db, organizationId, id))
-      if (!streams.open()) throw new ServiceUnavailable(retryAfter, 'event_streams_full', 'This server has as many event streams open as it allows; retry later')
-      res.on('close', () => streams.close())
-      res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' })
-      // A HEAD has its headers and nothing more: there is no body to wait for.
-      if (req.method === 'HEAD') return void res.end()
-      let sentVersion = ''
-      let finished = false
-      // A change not yet sent, and whether a read and write is under way. While the client is not
-      // reading (the socket's buffer is full), changes only set `changed`: when it drains, the job
-      // is read once and its latest state sent, so a slow client costs one event, not a backlog.
-      let changed = true
-      let sending = false
-      const finish = () => {
-        if (finished) return
-        finished = true
-        unsubscribe()
-        clearInterval(heartbeat)
-        res.end()
-      }
-      const send = async () => {
-        if (sending) return
-        sending = true
-        try {
-          // One read at a time, in order, so events never go backwards.
-          while (changed && !finished && !res.writableNeedDrain) {
-            changed = false
-            const current = await findJobStatus(db, organizationId, id).catch(() => undefined)
-            if (!current || finished) continue
-            const version = `${current.status}@${new Date(current.updated_at).getTime()}`
-            if (version === sentVersion) continue
-            sentVersion = version
-            res.write(`event: job_status\nid: ${new Date(current.updated_at).getTime()}\ndata: ${await render(db, current)}\n\n`)
-            if (TERMINAL.includes(current.status as Status)) finish()
-          }
-        } finally {
-          sending = false
-        }
-      }
-      const unsubscribe = notifications.subscribe(organizationId, id, (change) => {
-        if (change === 'closing') return finish()
-        changed = true
-        void send()
-      })
-      res.on('drain', () => void send())
-      const heartbeat = setInterval(() => {
-        if (!res.writableNeedDrain) res.write(': keep-alive\n\n')
-      }, 15_000)
-      // Fires when the client goes away (or the stream ended): stop listening and writing.
-      res.on('close', finish)
-      // Read after subscribing, so a change between the first read and the subscription is not lost.
-      await send()
+      await stream(req, res, organizationId, id)
     })
     .all(notAllowed(['GET', 'OPTIONS']))
 
