@@ -10,17 +10,17 @@ export interface StoredResponse {
   location?: string
 }
 
-/**
- * Runs `write` in a transaction that also claims the key, so the effect and the stored response
- * commit together or not at all. A concurrent request with the same key waits on the claim and then
- * replays; a failed write (4xx thrown) leaves the key unclaimed.
- */
 export interface KeyLifetime {
   now: () => Date
   /** Seconds a key is kept; after that it is gone, and may be used again for a new request. */
   ttlSeconds: number
 }
 
+/**
+ * Runs `write` in a transaction that also claims the key, so the effect and the stored response
+ * commit together or not at all. A concurrent request with the same key waits on the claim and then
+ * replays; a failed write (4xx thrown) leaves the key unclaimed.
+ */
 export async function idempotently(
   db: Knex,
   req: Request,

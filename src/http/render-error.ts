@@ -49,6 +49,7 @@ export function describeFault(error: unknown): Record<string, unknown> {
 export function sendFailure(logger: Logger, unavailableRetryAfter: number, error: unknown, res: ServerResponse): void {
   const apiError = toApiError(error, unavailableRetryAfter)
   if (apiError.status === 500) logger.error({ request_id: res.getHeader('X-Request-Id'), fault: describeFault(error) }, 'request failed')
+  else if (apiError.status === 503) logger.warn({ request_id: res.getHeader('X-Request-Id'), fault: describeFault(error) }, 'database unavailable')
   if (res.headersSent) {
     res.destroy()
     return
