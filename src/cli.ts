@@ -163,7 +163,7 @@ async function main(argv: string[]): Promise<number> {
   }
   let db: Knex | undefined
   try {
-    db = openDatabase(loadConfig())
+    db = openDatabase(loadConfig(), undefined, 'the command-line tool')
     process.stdout.write(`${await run(db, command, parsed.values as Values)}\n`)
     return 0
   } catch (error) {

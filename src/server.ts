@@ -33,7 +33,7 @@ export interface StartOptions {
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: null })
   const now = options.now ?? (() => new Date())
-  const db = options.db ?? openDatabase(config, logger)
+  const db = options.db ?? openDatabase(config, logger, 'the server')
   const counters = options.db ? options.db : openCounterDatabase(config, db, logger)
   const applied = await migrate(db)
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated')

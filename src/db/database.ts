@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs'
 import { knex, type Knex } from 'knex'
 import type { Logger } from 'pino'
 import type { Config } from '../config'
+import { lockDataDir } from './data-dir-lock'
 import { answerForDatabaseError } from './errors'
 
 export type Database = Knex
@@ -17,7 +18,11 @@ function knexLog(logger: Logger | undefined): Knex.Config['log'] {
   return { warn: log('warn'), error: log('error'), debug: log('debug'), deprecate: log('warn') }
 }
 
-export function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'databasePoolMax'>, logger?: Logger): Database {
+/**
+ * `holder` names this process to another that finds the embedded database's files taken
+ * (db/data-dir-lock.ts), such as "the server" or "the command-line tool".
+ */
+export function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'databasePoolMax'>, logger?: Logger, holder = 'pco-job-status'): Database {
   if (config.databaseUrl !== undefined) {
     return knex({
       log: knexLog(logger),
@@ -31,15 +36,29 @@ export function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'd
   }
   const inMemory = config.dataDir === 'memory://'
   if (!inMemory) mkdirSync(config.dataDir, { recursive: true })
+  const release = inMemory ? undefined : lockDataDir(config.dataDir, holder)
   // Loaded only here: PGlite's WebAssembly build is large, and a PostgreSQL deployment never needs it.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ClientPgLite = require('knex-pglite') as typeof import('knex-pglite')
-  return knex({
+  const db = knex({
     log: knexLog(logger),
     client: ClientPgLite,
     dialect: 'postgres',
     connection: inMemory ? {} : { filename: config.dataDir },
   } as Knex.Config)
+  if (release) {
+    // The files are free again once PGlite has written them back and closed.
+    const client = db.client as { destroy(callback?: unknown): Promise<void> }
+    const destroy = client.destroy.bind(client)
+    client.destroy = async (callback?: unknown) => {
+      try {
+        await destroy(callback)
+      } finally {
+        release()
+      }
+    }
+  }
+  return db
 }
 
 /**
