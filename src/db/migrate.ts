@@ -7,6 +7,7 @@ import * as jobLifecycle from '../../db/migrations/20261124030000_job_lifecycle'
 import * as patSecretIndex from '../../db/migrations/20261124040000_personal_access_token_secret_index'
 import * as explorerApplication from '../../db/migrations/20261124050000_explorer_application'
 import * as jobStatusRevisions from '../../db/migrations/20261124060000_job_status_revisions'
+import * as idempotencyKeyExpiry from '../../db/migrations/20261201000000_idempotency_key_expiry'
 
 interface Migration {
   up(db: Knex): Promise<void>
@@ -21,6 +22,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261124040000_personal_access_token_secret_index', patSecretIndex],
   ['20261124050000_explorer_application', explorerApplication],
   ['20261124060000_job_status_revisions', jobStatusRevisions],
+  ['20261201000000_idempotency_key_expiry', idempotencyKeyExpiry],
 ]
 
 const source: Knex.MigrationSource<readonly [string, Migration]> = {
