@@ -11,6 +11,7 @@ import { rateLimit } from './auth/rate-limit'
 import type { Config } from './config'
 import { apiVersion } from './http/api-version'
 import { cors } from './http/cors'
+import { healthChecks } from './http/health'
 import { explorerRoutes } from './explorer/routes'
 import { renderError } from './http/render-error'
 import { requestLog } from './http/request-log'
@@ -103,5 +104,8 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
     db, counters, baseUrl, positions, resources, pages, knownTokens, throttle, rateLimit: rules, logger,
     unavailableRetryAfter: config.unavailableRetryAfter, reads: new ReadBatcher(counters, now, config.rateLimitPeriod),
   })
-  return (req, res) => hot(req, res, () => app(req, res))
+  const health = healthChecks(db, config.unavailableRetryAfter)
+  return (req, res) => {
+    if (!health(req, res)) hot(req, res, () => app(req, res))
+  }
 }

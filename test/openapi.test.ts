@@ -130,6 +130,8 @@ describe('live responses match the document', () => {
     check('/calendar/v2/job_statuses', 'get', await request(server.url, '/calendar/v2/job_statuses', { ...auth, headers: { 'If-None-Match': etag, 'Cache-Control': 'max-age=0' } }))
     check('/calendar/v2/open_api/2022-07-07', 'get', await request(server.url, '/calendar/v2/open_api/2022-07-07'))
     check('/openapi.json', 'get', await request(server.url, '/openapi.json'))
+    check('/healthz', 'get', await request(server.url, '/healthz'))
+    check('/readyz', 'get', await request(server.url, '/readyz'))
     assert.ok(checked.has('get /calendar/v2/job_statuses 304'))
   })
 

@@ -38,6 +38,12 @@ function isConcurrentMigration(error: unknown): boolean {
   return name === 'MigrationLocked' || code === '23505' || code === '42P07'
 }
 
+/** The migrations this server knows that the database has not had yet. */
+export async function pendingMigrations(db: Knex): Promise<string[]> {
+  const [, pending] = (await db.migrate.list({ migrationSource: source })) as [unknown[], Array<readonly [string, Migration]>]
+  return pending.map(([name]) => name)
+}
+
 /** Brings the schema up to date; safe to call from several processes at once. */
 export async function migrate(db: Knex): Promise<string[]> {
   for (let attempt = 1; ; attempt++) {

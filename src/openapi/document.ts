@@ -556,6 +556,29 @@ function paths() {
         responses: { '200': json({ type: 'object' }, 'OpenAPI 3.1', 'application/json') },
       },
     },
+    '/healthz': {
+      get: {
+        tags: ['Operations'],
+        summary: 'The process answers',
+        description: 'Always 200 while the process runs. No credentials; not counted against any limit; not logged.',
+        operationId: 'healthz',
+        security: [],
+        responses: { '200': json({ type: 'object', required: ['status'], properties: { status: { const: 'alive' } } }, 'Alive', 'application/json') },
+      },
+    },
+    '/readyz': {
+      get: {
+        tags: ['Operations'],
+        summary: 'The server can serve: the database answers and its schema is current',
+        description: 'No credentials; not counted against any limit; not logged. 503 `database_unavailable` or `migrations_pending` otherwise.',
+        operationId: 'readyz',
+        security: [],
+        responses: {
+          '200': json({ type: 'object', required: ['status'], properties: { status: { const: 'ready' } } }, 'Ready', 'application/json'),
+          '503': response('Unavailable'),
+        },
+      },
+    },
     '/openapi.json': {
       get: { tags: ['Reference'], summary: 'This document', operationId: 'getOpenApiJson', security: [], responses: { '200': json({ type: 'object' }, 'OpenAPI 3.1', 'application/json') } },
     },
@@ -802,6 +825,7 @@ export function openApiDocument(baseUrl: string) {
       { name: 'Zendesk', description: "Zendesk's job_statuses over the same store" },
       { name: 'Xplenty', description: "Xplenty's jobs over the same store" },
       { name: 'Reference', description: 'This document' },
+      { name: 'Operations', description: 'Health checks for load balancers and orchestrators' },
     ],
     security: CALENDAR_SECURITY,
     paths: paths(),
