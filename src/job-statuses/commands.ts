@@ -74,8 +74,8 @@ export async function createJobStatus(db: Knex, organizationId: string, personId
 }
 
 /** Why a write found no row to change: the job is missing (undefined) or in the wrong status. */
-async function currentState(db: Knex, organizationId: string, id: string): Promise<{ status: Status; progress: number } | undefined> {
-  return db('job_statuses').where({ organization_id: organizationId, id }).first('status', 'progress')
+async function currentState(db: Knex, organizationId: string, id: string): Promise<{ status: Status; progress: number; results_count: number } | undefined> {
+  return db('job_statuses').where({ organization_id: organizationId, id }).first('status', 'progress', 'results_count')
 }
 
 async function currentStatus(db: Knex, organizationId: string, id: string): Promise<Status | undefined> {
@@ -147,7 +147,7 @@ export async function appendResults(
       .update({ results_count: trx.raw('results_count + ?', [results.length]), updated_at: now })
       .returning(COLUMNS)
     if (!row) {
-      const state = await trx('job_statuses').where({ organization_id: organizationId, id }).first('status', 'results_count')
+      const state = await currentState(trx, organizationId, id)
       if (state === undefined) return undefined
       if (!REPORTING.includes(state.status)) {
         throw new Conflict('invalid_state', `Results can be appended only while a job is working or stopping; this one is ${state.status}`)

@@ -188,10 +188,16 @@ export async function listResults(db: Knex, jobStatusIds: readonly string[], lim
   return byJob
 }
 
-/** One page of a job's results with their row ids, in append order. */
-export async function pageResults(db: Knex, jobStatusId: string, offset: number, limit: number): Promise<Array<ResultRow & { rowId: string; createdAt: Date }>> {
+/** A result as a resource of its own: `id` is its row's, `taskId` the worker's id for the task. */
+export type PagedResult = Omit<ResultRow, 'id'> & { id: string; taskId: string | null; createdAt: Date }
+
+/** One page of a job's results, in append order. */
+export async function pageResults(db: Knex, jobStatusId: string, offset: number, limit: number): Promise<PagedResult[]> {
   const rows = await db('job_status_results').where({ job_status_id: jobStatusId }).orderBy('id').offset(offset).limit(limit).select('*')
-  return rows.map((row: Record<string, unknown>) => ({ ...toResult(row), rowId: String(row.id), createdAt: row.created_at as Date }))
+  return rows.map((row: Record<string, unknown>) => {
+    const { id: taskId, ...result } = toResult(row)
+    return { ...result, taskId, id: String(row.id), createdAt: row.created_at as Date }
+  })
 }
 
 export interface ResultRow {

@@ -13,7 +13,7 @@ import { appendResults, createJobStatus, MAX_COUNT, reportProgress, transitionJo
 import { eventStreams } from './event-streams'
 import { isStatus, STATUSES } from './lifecycle'
 import type { JobStatusNotifications } from './notifications'
-import { findJobStatus, listResults, pageResults, type JobStatusRow, type ResultRow } from './query'
+import { findJobStatus, listResults, pageResults, type JobStatusRow, type PagedResult } from './query'
 import { jobStatusResource, type JobStatusWithResults } from './resource'
 
 export const JOBS_PATH = '/jobs/v1/job_statuses'
@@ -30,10 +30,8 @@ const jobResource: ResourceType<JobStatusWithResults> = {
   }),
 }
 
-type ResultResource = Omit<ResultRow, 'id'> & { id: string; taskId: string | null; createdAt: Date }
-
 /** One per-task result, paged under its job; `task_id` is the worker's own id for the task. */
-const resultResource: ResourceType<ResultResource> = {
+const resultResource: ResourceType<PagedResult> = {
   type: 'JobStatusResult',
   fields: {
     action: (row) => row.action,
@@ -243,7 +241,7 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStream
       const page = parsePage(pairs)
       const results = await pageResults(db, row.id, page.offset, page.perPage)
       const path = `${JOBS_PATH}/${row.id}/results`
-      const data = serializeResources(resultResource, results.map(({ rowId, id: taskId, ...result }) => ({ ...result, taskId, id: rowId })), resultResource.attributes, baseUrl())
+      const data = serializeResources(resultResource, results, resultResource.attributes, baseUrl())
       const meta = pageMeta(page, results.length, row.results_count)
       const document = listDocument(pageLinks(baseUrl(), path, pairs, meta), data, { ...meta, can_order_by: [], can_query_by: [] }, { id: row.id, type: 'JobStatus' })
       sendDocument(res, document)
