@@ -163,7 +163,7 @@ async function main(argv: string[]): Promise<number> {
   }
   let db: Knex | undefined
   try {
-    db = openDatabase(loadConfig(), undefined, 'the command-line tool')
+    db = openDatabase(loadConfig(), { holder: 'the command-line tool', throughRunningServer: true })
     process.stdout.write(`${await run(db, command, parsed.values as Values)}\n`)
     return 0
   } catch (error) {

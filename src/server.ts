@@ -8,7 +8,8 @@ import { createApp } from './app'
 import { drainable } from './http/drain'
 import { sweepExpiredKeys } from './http/idempotency'
 import { ConfigError, loadConfig, type Config } from './config'
-import { openCounterDatabase, openDatabase } from './db/database'
+import { openCounterDatabase, openDatabase, SERVER_HOLDER } from './db/database'
+import { serveEmbeddedDatabase } from './db/embedded-socket'
 import { migrate } from './db/migrate'
 import { DEMO_EMAIL, ensureDemo, type Demo } from './demo'
 import { JobStatusNotifications } from './job-statuses/notifications'
@@ -33,11 +34,13 @@ export interface StartOptions {
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: null })
   const now = options.now ?? (() => new Date())
-  const db = options.db ?? openDatabase(config, logger, 'the server')
+  const db = options.db ?? openDatabase(config, { logger, holder: SERVER_HOLDER })
   const counters = options.db ? options.db : openCounterDatabase(config, db, logger)
   const applied = await migrate(db)
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated')
   const demo = config.demo ? await ensureDemo(db, now) : undefined
+  // The command-line tool and psql reach the embedded database through the server that holds it.
+  const socket = options.db || config.databaseUrl !== undefined || config.dataDir === 'memory://' ? undefined : await serveEmbeddedDatabase(db, config.dataDir, logger)
 
   let baseUrl = config.publicUrl ?? ''
   const notifications = new JobStatusNotifications(db, config.databaseUrl, logger)
@@ -71,6 +74,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await drained
       clearInterval(sweep)
       await scenarios.stop()
+      await socket?.close()
       if (counters !== db) await counters.destroy()
       if (!options.db) await db.destroy()
     })()

@@ -20,7 +20,7 @@ const freshDir = () => {
 }
 after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })))
 
-const open = (dataDir: string, holder: string) => openDatabase({ databaseUrl: undefined, dataDir, databasePoolMax: 1 }, undefined, holder)
+const open = (dataDir: string, holder: string) => openDatabase({ databaseUrl: undefined, dataDir, databasePoolMax: 1 }, { holder })
 
 describe('one process per embedded database', () => {
   it('a second opening in another process is refused while the first holds the files, and allowed after', async () => {

@@ -14,7 +14,7 @@ export class DataDirInUse extends Error {
   ) {
     super(
       `the embedded database in ${dataDir} is open in process ${pid} (${holder}); two processes on the same files lose writes. ` +
-        'Stop that process first, or run the server on PostgreSQL (DATABASE_URL) to use the command-line tool beside it.',
+        'Stop that process first. While the server runs, the command-line tool and psql use its database through the socket it serves in DATA_DIR.',
     )
     this.name = 'DataDirInUse'
   }

@@ -1,9 +1,11 @@
 // Opens the database: PostgreSQL through `pg` when DATABASE_URL is set, else embedded PGlite on disk.
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { knex, type Knex } from 'knex'
 import type { Logger } from 'pino'
 import type { Config } from '../config'
-import { lockDataDir } from './data-dir-lock'
+import { DataDirInUse, lockDataDir } from './data-dir-lock'
+import { embeddedSocketPath } from './embedded-socket'
 import { answerForDatabaseError } from './errors'
 
 export type Database = Knex
@@ -18,11 +20,22 @@ function knexLog(logger: Logger | undefined): Knex.Config['log'] {
   return { warn: log('warn'), error: log('error'), debug: log('debug'), deprecate: log('warn') }
 }
 
-/**
- * `holder` names this process to another that finds the embedded database's files taken
- * (db/data-dir-lock.ts), such as "the server" or "the command-line tool".
- */
-export function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'databasePoolMax'>, logger?: Logger, holder = 'pco-job-status'): Database {
+/** How the server names itself in DATA_DIR's lock; the command-line tool looks for it there. */
+export const SERVER_HOLDER = 'the server'
+
+export interface OpenOptions {
+  logger?: Logger
+  /** Names this process to another that finds the embedded database's files taken (db/data-dir-lock.ts). */
+  holder?: string
+  /**
+   * When a running server holds the embedded database, use it through the socket it serves
+   * (db/embedded-socket.ts) instead of refusing.
+   */
+  throughRunningServer?: boolean
+}
+
+export function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'databasePoolMax'>, options: OpenOptions = {}): Database {
+  const { logger, holder = 'pco-job-status' } = options
   if (config.databaseUrl !== undefined) {
     return knex({
       log: knexLog(logger),
@@ -35,8 +48,15 @@ export function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'd
     })
   }
   const inMemory = config.dataDir === 'memory://'
-  if (!inMemory) mkdirSync(config.dataDir, { recursive: true })
-  const release = inMemory ? undefined : lockDataDir(config.dataDir, holder)
+  // Owner-only when created here: the files hold password digests and tokens' hashes.
+  if (!inMemory) mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
+  let release: (() => void) | undefined
+  try {
+    release = inMemory ? undefined : lockDataDir(config.dataDir, holder)
+  } catch (error) {
+    if (options.throughRunningServer && error instanceof DataDirInUse && error.holder === SERVER_HOLDER) return openThroughServer(error, logger)
+    throw error
+  }
   // Loaded only here: PGlite's WebAssembly build is large, and a PostgreSQL deployment never needs it.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ClientPgLite = require('knex-pglite') as typeof import('knex-pglite')
@@ -59,6 +79,20 @@ export function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'd
     }
   }
   return db
+}
+
+/** The embedded database of the server that holds DATA_DIR, through its socket. */
+function openThroughServer(inUse: DataDirInUse, logger: Logger | undefined): Database {
+  const socket = embeddedSocketPath(inUse.dataDir)
+  if (!existsSync(socket)) throw new DataDirInUse(inUse.dataDir, inUse.pid, `${inUse.holder}, still starting or not serving ${socket}`)
+  return knex({
+    log: knexLog(logger),
+    client: 'pg',
+    // libpq's convention, which pg follows: a host that is a directory means its .s.PGSQL.<port> socket.
+    connection: { host: dirname(socket), port: 5432, user: 'postgres', database: 'postgres', application_name: applicationName('pco-job-status-cli') },
+    // One session behind the socket: more connections would only queue there.
+    pool: { min: 0, max: 1 },
+  })
 }
 
 /**
