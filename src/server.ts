@@ -36,7 +36,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const now = options.now ?? (() => new Date())
   const db = options.db ?? openDatabase(config, { logger, holder: SERVER_HOLDER })
   const counters = options.db ? options.db : openCounterDatabase(config, db, logger)
-  const applied = await migrate(db)
+  const applied = await migrate(db, { onStep: (migration) => logger.info({ migration }, 'applying migration') })
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated')
   const demo = config.demo ? await ensureDemo(db, now) : undefined
   // The command-line tool and psql reach the embedded database through the server that holds it.

@@ -25,7 +25,7 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
   }
 }
 
-describe(`the command-line tool (${backend})`, { timeout: 180_000 }, () => {
+describe(`the command-line tool (${backend})`, () => {
   it('creates an organization, a person, tokens and job statuses that the API then serves', async () => {
     const org = await cli('org', 'create', '--name', 'CLI Church', '--time-zone', 'Europe/Berlin')
     assert.equal(org.code, 0, org.stderr)
@@ -50,9 +50,7 @@ describe(`the command-line tool (${backend})`, { timeout: 180_000 }, () => {
     const server = await startTestServer({ DATA_DIR: dataDir })
     try {
       // The scripted job the tool created is moved along by the server, task by task, to the end.
-      for (let i = 0; i < 100; i++) {
-        const job = await server.db('job_statuses').where({ id: scenario.stdout }).first('status', 'progress')
-        if (job.status === 'completed') break
+      while ((await server.db('job_statuses').where({ id: scenario.stdout }).first('status')).status !== 'completed') {
         await new Promise((resolve) => setTimeout(resolve, 100))
       }
       assert.deepEqual(
@@ -91,5 +89,41 @@ describe(`the command-line tool (${backend})`, { timeout: 180_000 }, () => {
     const nobody = await cli('token', 'pat', '--person', '999999999')
     assert.equal(nobody.code, 2)
     assert.match(nobody.stderr, /no row 999999999 in people/)
+    const stray = await cli('org', 'create', '--name', 'x', '--count', '3')
+    assert.equal(stray.code, 2)
+    assert.match(stray.stderr, /org create takes no --count/)
+  })
+
+  it('answers --help on every command, naming its options', async () => {
+    const list = await cli('help')
+    assert.equal(list.code, 0)
+    const names = [...list.stdout.matchAll(/^ {2}([a-z]+(?: [a-z]+)?)(?: --|$)/gm)].map((match) => match[1]!)
+    assert.deepEqual(names, ['migrate', 'org create', 'person create', 'app create', 'token pat', 'token bearer', 'jobs insert', 'jobs scenario'])
+    for (const name of names) {
+      const help = await cli(...name.split(' '), '--help')
+      assert.equal(help.code, 0, name)
+      assert.match(help.stdout, new RegExp(`^Usage: pco-job-status ${name}`), name)
+      assert.ok(help.stdout.split('\n').length >= 3, `${name} --help explains the command`)
+    }
+  })
+
+  it('refuses scopes it does not know, and says when a token expires', async () => {
+    const org = await cli('org', 'create', '--name', 'Scopes')
+    const person = await cli('person', 'create', '--org', org.stdout, '--name', 'Grace')
+    const unknown = await cli('token', 'bearer', '--person', person.stdout, '--scope', 'calendar people')
+    assert.equal(unknown.code, 2)
+    assert.match(unknown.stderr, /unknown scope "people": the scopes are calendar, jobs/)
+    const app = await cli('app', 'create', '--name', 'x', '--redirect-uri', 'http://localhost/cb', '--scope', 'admin')
+    assert.equal(app.code, 2)
+    assert.match(app.stderr, /unknown scope "admin"/)
+
+    const before = Date.now()
+    const token = await cli('token', 'bearer', '--person', person.stdout, '--scope', 'calendar,jobs')
+    assert.equal(token.code, 0, token.stderr)
+    const [, expires] = /expires (\S+) \(the default, 30 days/.exec(token.stderr) ?? []
+    assert.ok(expires, token.stderr)
+    const lifetime = Date.parse(expires) - before
+    assert.ok(lifetime > 30 * 86_400_000 - 600_000 && lifetime <= 30 * 86_400_000 + 600_000, token.stderr)
+    assert.match(token.stderr, /scopes calendar jobs/)
   })
 })

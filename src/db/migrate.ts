@@ -25,10 +25,23 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261201000000_idempotency_key_expiry', idempotencyKeyExpiry],
 ]
 
-const source: Knex.MigrationSource<readonly [string, Migration]> = {
-  getMigrations: async () => [...MIGRATIONS],
-  getMigrationName: ([name]) => name,
-  getMigration: async ([, migration]) => migration,
+export interface MigrateOptions {
+  /** Called as each migration starts, with its name: long work says what it is doing. */
+  onStep?: (name: string) => void
+}
+
+function sourceOf({ onStep }: MigrateOptions = {}): Knex.MigrationSource<readonly [string, Migration]> {
+  return {
+    getMigrations: async () => [...MIGRATIONS],
+    getMigrationName: ([name]) => name,
+    getMigration: async ([name, migration]) => ({
+      up: async (db: Knex) => {
+        onStep?.(name)
+        await migration.up(db)
+      },
+      down: migration.down,
+    }),
+  }
 }
 
 // Knex answers a concurrent migration with an error instead of waiting, and two processes can race
@@ -40,15 +53,15 @@ function isConcurrentMigration(error: unknown): boolean {
 
 /** The migrations this server knows that the database has not had yet. */
 export async function pendingMigrations(db: Knex): Promise<string[]> {
-  const [, pending] = (await db.migrate.list({ migrationSource: source })) as [unknown[], Array<readonly [string, Migration]>]
+  const [, pending] = (await db.migrate.list({ migrationSource: sourceOf() })) as [unknown[], Array<readonly [string, Migration]>]
   return pending.map(([name]) => name)
 }
 
 /** Brings the schema up to date; safe to call from several processes at once. */
-export async function migrate(db: Knex): Promise<string[]> {
+export async function migrate(db: Knex, options: MigrateOptions = {}): Promise<string[]> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const [, applied] = (await db.migrate.latest({ migrationSource: source })) as [number, string[]]
+      const [, applied] = (await db.migrate.latest({ migrationSource: sourceOf(options) })) as [number, string[]]
       return applied
     } catch (error) {
       if (!isConcurrentMigration(error) || attempt >= 100) throw error

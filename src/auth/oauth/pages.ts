@@ -1,4 +1,5 @@
 // The HTML of the sign-in and consent page and of the error page, self-contained: no script, no outside asset.
+import { isScope, SCOPES } from '../scopes'
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 
@@ -45,16 +46,12 @@ export interface ConsentPage {
   error?: string
 }
 
-const SCOPE_DESCRIPTIONS: Record<string, string> = {
-  calendar: 'Read your organization’s Calendar data, including job statuses',
-  jobs: 'Create jobs and report their progress',
-}
 
 export function consentPage({ applicationName, scopes, parameters, email = '', error }: ConsentPage): string {
   const hidden = Object.entries(parameters)
     .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
     .join('\n')
-  const scopeItems = scopes.map((scope) => `<li><strong>${escapeHtml(scope)}</strong>: ${escapeHtml(SCOPE_DESCRIPTIONS[scope] ?? 'Access to this product')}</li>`).join('')
+  const scopeItems = scopes.map((scope) => `<li><strong>${escapeHtml(scope)}</strong>: ${escapeHtml(isScope(scope) ? SCOPES[scope] : 'Access to this product')}</li>`).join('')
   return page(
     `Authorize ${applicationName}`,
     `<h1>Sign in to authorize ${escapeHtml(applicationName)}</h1>
