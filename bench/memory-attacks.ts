@@ -27,15 +27,22 @@ async function main() {
   const child = spawn(process.execPath, [...flags, '--import', 'tsx', join(SERVER_DIR, 'src/server.ts')], {
     cwd: SERVER_DIR,
     env: { ...process.env, PORT: '0', DEMO: 'false', LOG_LEVEL: 'warn', RATE_LIMIT: '1000000000' },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   })
   const url = await new Promise<string>((resolve, reject) => {
     let output = ''
-    child.stdout!.on('data', (chunk: Buffer) => {
+    // Where it listens is on stderr; a checkout from before that said it on stdout.
+    const read = (chunk: Buffer) => {
       output += String(chunk)
       const match = /listening on (http:\/\/\S+)/.exec(output)
-      if (match) resolve(match[1]!)
-    })
+      if (!match) return
+      // From here stdout is read and dropped (logs would pile up here) and stderr shown as it comes.
+      child.stdout!.off('data', read).resume()
+      child.stderr!.off('data', read).pipe(process.stderr)
+      resolve(match[1]!)
+    }
+    child.stdout!.on('data', read)
+    child.stderr!.on('data', read)
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)))
   })
   const db = openDatabase({ databaseUrl: DATABASE_URL, dataDir: '', databasePoolMax: 2 })

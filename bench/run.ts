@@ -70,14 +70,21 @@ async function seed(db: Knex): Promise<Dataset> {
 }
 
 function start(command: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   return new Promise((resolve, reject) => {
     let output = ''
-    child.stdout!.on('data', (chunk: Buffer) => {
+    // The server says where it listens on stderr; the baseline on stdout.
+    const read = (chunk: Buffer) => {
       output += chunk.toString()
       const match = ready.exec(output)
-      if (match) resolve({ child, url: match[1]! })
-    })
+      if (!match) return
+      // From here stdout is read and dropped (logs would pile up here) and stderr shown as it comes.
+      child.stdout!.off('data', read).resume()
+      child.stderr!.off('data', read).pipe(process.stderr)
+      resolve({ child, url: match[1]! })
+    }
+    child.stdout!.on('data', read)
+    child.stderr!.on('data', read)
     child.once('exit', (code) => reject(new Error(`${command} exited with ${code}: ${output}`)))
   })
 }

@@ -12,6 +12,8 @@ export interface Config {
   /** Base of every link the API writes; undefined means `http://HOST:PORT` as bound. */
   readonly publicUrl: string | undefined
   readonly logLevel: LogLevel
+  /** `pretty` or `json` lines; undefined means pretty on a terminal, JSON otherwise. */
+  readonly logFormat: 'pretty' | 'json' | undefined
   /** Create the demo organization on an empty database and print a token for it. */
   readonly demo: boolean
   readonly databasePoolMax: number
@@ -97,6 +99,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`)
   }
+  const logFormat = text(env, 'LOG_FORMAT')?.toLowerCase()
+  if (logFormat !== undefined && logFormat !== 'pretty' && logFormat !== 'json') {
+    throw new ConfigError('LOG_FORMAT', `must be pretty or json, got ${JSON.stringify(logFormat)}`)
+  }
   const config: Config = {
     databaseUrl,
     dataDir: text(env, 'DATA_DIR') ?? './.data',
@@ -104,6 +110,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: integer(env, 'PORT', 3000, 0, 65535),
     publicUrl: publicUrl?.replace(/\/$/, ''),
     logLevel,
+    logFormat,
     demo: boolean(env, 'DEMO', databaseUrl === undefined),
     databasePoolMax: integer(env, 'DATABASE_POOL_MAX', 10, 1, 1000),
     unavailableRetryAfter: integer(env, 'UNAVAILABLE_RETRY_AFTER', 5, 1, 3600),

@@ -1,11 +1,13 @@
 // The entry point: load config, open and migrate the database, listen, and drain on SIGTERM.
 import cluster from 'node:cluster'
-import { createServer, type Server } from 'node:http'
+import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Knex } from 'knex'
-import pino, { type Logger } from 'pino'
+import type { Logger } from 'pino'
 import { createApp } from './app'
 import { drainable } from './http/drain'
+import { whileStarting } from './http/health'
+import { createLogger } from './logger'
 import { sweepExpiredKeys } from './http/idempotency'
 import { ConfigError, loadConfig, type Config } from './config'
 import { openCounterDatabase, openDatabase, SERVER_HOLDER } from './db/database'
@@ -31,10 +33,51 @@ export interface StartOptions {
   db?: Knex
 }
 
+/** A port another process holds: named at once, before the database is opened or migrated. */
+export class PortInUse extends Error {
+  constructor(host: string, port: number) {
+    super(`port ${port} on ${host} is in use by another process; set PORT to another (0 picks a free one)`)
+    this.name = 'PortInUse'
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE' ? new PortInUse(host, port) : error))
+    server.listen(port, host, () => resolve())
+  })
+}
+
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
-  const logger = options.logger ?? pino({ level: config.logLevel, base: null })
+  const logger = options.logger ?? createLogger(config)
   const now = options.now ?? (() => new Date())
-  const db = options.db ?? openDatabase(config, { logger, holder: SERVER_HOLDER })
+  // The port first: taken, it fails at once; bound, it says "starting" while the database opens and migrates.
+  let handle: RequestListener = whileStarting(config.unavailableRetryAfter)
+  const server = createServer((req, res) => handle(req, res))
+  await listen(server, config.port, config.host)
+  let db: Knex | undefined
+  try {
+    db = options.db ?? openDatabase(config, { logger, holder: SERVER_HOLDER })
+    return await serve({ config, options, logger, now, server, db, ready: (listener) => (handle = listener) })
+  } catch (error) {
+    server.close()
+    if (!options.db) await db?.destroy()
+    throw error
+  }
+}
+
+interface Serving {
+  config: Config
+  options: StartOptions
+  logger: Logger
+  now: () => Date
+  server: Server
+  db: Knex
+  /** Hands the port to the application once everything is ready. */
+  ready(listener: RequestListener): void
+}
+
+async function serve({ config, options, logger, now, server, db, ready }: Serving): Promise<RunningServer> {
   const counters = options.db ? options.db : openCounterDatabase(config, db, logger)
   const applied = await migrate(db, { onStep: (migration) => logger.info({ migration }, 'applying migration') })
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated')
@@ -42,23 +85,18 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   // The command-line tool and psql reach the embedded database through the server that holds it.
   const socket = options.db || config.databaseUrl !== undefined || config.dataDir === 'memory://' ? undefined : await serveEmbeddedDatabase(db, config.dataDir, logger)
 
-  let baseUrl = config.publicUrl ?? ''
+  const { port } = server.address() as AddressInfo
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
+  const baseUrl = config.publicUrl ?? url
   const notifications = new JobStatusNotifications(db, config.databaseUrl, logger)
   await notifications.start()
   const app = createApp({ db, counters, config, logger, now, baseUrl: () => baseUrl, notifications })
   const scenarios = new ScenarioDriver(db, now, logger)
-  const server = createServer((req, res) => {
+  const connections = drainable(server)
+  ready((req, res) => {
     connections.admit(req, res)
     app(req, res)
-  }).listen(config.port, config.host)
-  const connections = drainable(server)
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve)
-    server.once('error', reject)
   })
-  const { port } = server.address() as AddressInfo
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
-  if (!config.publicUrl) baseUrl = url
   scenarios.start()
   const keys = { now, ttlSeconds: config.idempotencyKeyTtl }
   const sweep = setInterval(() => {
@@ -83,6 +121,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   return { url, db, server, demo, close }
 }
 
+/**
+ * The lines a person reads at start, on stderr: stdout carries the logs only, so JSON lines there
+ * stay parseable by a collector.
+ */
 function printWelcome(demo: Demo | undefined, baseUrl: string): void {
   const lines = [`pco-job-status is listening on ${baseUrl}`]
   if (demo) {
@@ -100,12 +142,12 @@ function printWelcome(demo: Demo | undefined, baseUrl: string): void {
       lines.push('', 'A personal access token (shown once, now only):', '', `  curl -u ${appId}:${secret} ${baseUrl}/calendar/v2`)
     }
   }
-  process.stdout.write(`${lines.join('\n')}\n\n`)
+  process.stderr.write(`${lines.join('\n')}\n\n`)
 }
 
 function exitOnSignals(close: () => Promise<void>): void {
   const stop = (signal: string) => {
-    process.stdout.write(`${signal}: finishing requests in flight\n`)
+    process.stderr.write(`${signal}: finishing requests in flight\n`)
     close().then(
       () => process.exit(0),
       (error) => {
@@ -127,6 +169,10 @@ async function runSingle(config: Config): Promise<void> {
 
 /** WORKERS > 1: this process migrates and seeds once, then forks workers that share the port. */
 async function runPrimary(config: Config): Promise<void> {
+  // The workers bind the port; a probe here names a port in use before any migration runs.
+  const probe = createServer()
+  await listen(probe, config.port, config.host)
+  await new Promise((resolve) => probe.close(resolve))
   const db = openDatabase(config)
   await migrate(db)
   const demo = config.demo ? await ensureDemo(db, () => new Date()) : undefined

@@ -48,10 +48,10 @@ describe('one process per embedded database', () => {
   it('a second server on the same DATA_DIR refuses to start, naming the first', async () => {
     const dataDir = freshDir()
     const env = { ...process.env, DATABASE_URL: '', DATA_DIR: dataDir, PORT: '0', DEMO: 'false', LOG_LEVEL: 'warn' }
-    const server = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { env, stdio: ['ignore', 'pipe', 'inherit'] })
+    const server = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { env, stdio: ['ignore', 'ignore', 'pipe'] })
     await new Promise<void>((resolve, reject) => {
       let output = ''
-      server.stdout.on('data', (chunk: Buffer) => ((output += String(chunk)), /listening on/.test(output) && resolve()))
+      server.stderr.on('data', (chunk: Buffer) => ((output += String(chunk)), /listening on/.test(output) && resolve()))
       server.once('exit', (code) => reject(new Error(`the first server exited with ${code}`)))
     })
     // The second either exits at once, or starts listening: then it has opened the files too.
@@ -59,7 +59,7 @@ describe('one process per embedded database', () => {
     let stderr = ''
     second.stderr.on('data', (chunk: Buffer) => (stderr += String(chunk)))
     const outcome = await new Promise<number | 'listening'>((resolve) => {
-      second.stdout.on('data', (chunk: Buffer) => /listening on/.test(String(chunk)) && resolve('listening'))
+      second.stderr.on('data', (chunk: Buffer) => /listening on/.test(String(chunk)) && resolve('listening'))
       second.once('exit', (code) => resolve(code ?? -1))
     })
     if (outcome === 'listening') second.kill('SIGKILL')

@@ -35,12 +35,12 @@ describe('shutdown', () => {
   it('exits 0 on SIGTERM', { timeout: 60_000 }, async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
       env: { ...process.env, PORT: '0', DATA_DIR: 'memory://', DEMO: 'true', LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'ignore', 'pipe'],
     })
     let output = ''
-    child.stdout.setEncoding('utf8')
+    child.stderr.setEncoding('utf8')
     const started = new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (chunk: string) => {
+      child.stderr.on('data', (chunk: string) => {
         output += chunk
         const curl = /curl -H "Authorization: Bearer ([0-9a-f]{64})" (http:\/\/\S+)/.exec(output)
         if (curl) resolve(output)

@@ -27,12 +27,12 @@ describe('shutdown under saturation', () => {
   it(`answers every request sent on an open connection, over ${CLIENTS} connections, ${PIPELINING} of them pipelining`, async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
       env: { ...process.env, PORT: '0', DATA_DIR: 'memory://', DEMO: 'true', LOG_LEVEL: 'warn', RATE_LIMIT: '1000000000', SHUTDOWN_TIMEOUT: '120' },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'ignore', 'pipe'],
     })
     let output = ''
-    child.stdout.setEncoding('utf8')
+    child.stderr.setEncoding('utf8')
     const [, token, listUrl] = await new Promise<RegExpExecArray>((resolve, reject) => {
-      child.stdout.on('data', (chunk: string) => {
+      child.stderr.on('data', (chunk: string) => {
         output += chunk
         const curl = /curl -H "Authorization: Bearer ([0-9a-f]{64})" (http:\/\/\S+)/.exec(output)
         if (curl) resolve(curl)

@@ -48,3 +48,12 @@ export function healthChecks(db: Knex, retryAfter: number): (req: IncomingMessag
     return false
   }
 }
+
+/** What the port answers between binding it and the database being ready: alive, not yet ready. */
+export function whileStarting(retryAfter: number): (req: IncomingMessage, res: ServerResponse) => void {
+  const starting = new ServiceUnavailable(retryAfter, 'starting', 'The server is starting: its database is being opened and migrated')
+  return (req, res) => {
+    if ((req.url ?? '/').split('?', 1)[0] === '/healthz') send(res, 200, { status: 'alive' })
+    else sendUnavailable(res, starting)
+  }
+}
