@@ -145,9 +145,20 @@ function printWelcome(demo: Demo | undefined, baseUrl: string): void {
   process.stderr.write(`${lines.join('\n')}\n\n`)
 }
 
-function exitOnSignals(close: () => Promise<void>): void {
-  const stop = (signal: string) => {
-    process.stderr.write(`${signal}: finishing requests in flight\n`)
+/**
+ * Listens for SIGTERM and SIGINT from the first moment, and stops through the function it is given
+ * once the server has started. Registered only after the welcome, a signal sent by whoever read it
+ * could arrive first and kill the process before the embedded database was closed.
+ */
+function stopOnSignals(): (close: () => Promise<void>) => void {
+  let close: (() => Promise<void>) | undefined
+  let signalled: string | undefined
+  let stopping = false
+  const stop = () => {
+    // `npm start` passes a terminal's Ctrl-C on to a server that got it already: one stop is enough.
+    if (stopping || !close || !signalled) return
+    stopping = true
+    process.stderr.write(`${signalled}: finishing requests in flight\n`)
     close().then(
       () => process.exit(0),
       (error) => {
@@ -156,19 +167,29 @@ function exitOnSignals(close: () => Promise<void>): void {
       },
     )
   }
-  process.once('SIGTERM', () => stop('SIGTERM'))
-  process.once('SIGINT', () => stop('SIGINT'))
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      signalled ??= signal
+      stop()
+    })
+  }
+  return (closer) => {
+    close = closer
+    stop()
+  }
 }
 
 /** One process: the server itself. */
 async function runSingle(config: Config): Promise<void> {
+  const stopWith = stopOnSignals()
   const running = await startServer(config)
+  stopWith(running.close)
   printWelcome(running.demo, config.publicUrl ?? running.url)
-  exitOnSignals(running.close)
 }
 
 /** WORKERS > 1: this process migrates and seeds once, then forks workers that share the port. */
 async function runPrimary(config: Config): Promise<void> {
+  const stopWith = stopOnSignals()
   // The workers bind the port; a probe here names a port in use before any migration runs.
   const probe = createServer()
   await listen(probe, config.port, config.host)
@@ -192,7 +213,7 @@ async function runPrimary(config: Config): Promise<void> {
     fork()
   })
   for (let i = 0; i < config.workers; i++) fork()
-  exitOnSignals(async () => {
+  stopWith(async () => {
     stopping = true
     const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined)
     await Promise.all(workers.map((worker) => new Promise<void>((resolve) => {
@@ -203,10 +224,11 @@ async function runPrimary(config: Config): Promise<void> {
 }
 
 async function runWorker(config: Config): Promise<void> {
+  // The primary asks workers to stop with SIGTERM.
+  const stopWith = stopOnSignals()
   const running = await startServer({ ...config, demo: false })
+  stopWith(running.close)
   process.send?.({ listening: running.url })
-  // The primary asks workers to stop; a worker on its own keeps the usual signal handling.
-  exitOnSignals(running.close)
 }
 
 async function main(): Promise<void> {
