@@ -12,6 +12,8 @@ import type { Config } from './config'
 import { apiVersion } from './http/api-version'
 import { cors } from './http/cors'
 import { healthChecks } from './http/health'
+import { metricsEndpoint, requestObserver } from './http/metrics'
+import { openApiDocument } from './openapi/document'
 import { explorerRoutes } from './explorer/routes'
 import { renderError } from './http/render-error'
 import { requestLog } from './http/request-log'
@@ -105,7 +107,11 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
     unavailableRetryAfter: config.unavailableRetryAfter, reads: new ReadBatcher(counters, now, config.rateLimitPeriod),
   })
   const health = healthChecks(db, config.unavailableRetryAfter)
+  const metrics = metricsEndpoint({ token: config.metricsToken, host: config.host })
+  const observeRequest = requestObserver(Object.keys(openApiDocument('').paths))
   return (req, res) => {
-    if (!health(req, res)) hot(req, res, () => app(req, res))
+    if (health(req, res) || metrics(req, res)) return
+    observeRequest(req, res)
+    hot(req, res, () => app(req, res))
   }
 }

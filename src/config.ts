@@ -33,6 +33,8 @@ export interface Config {
   readonly eventStreamsMax: number
   /** Seconds an Idempotency-Key and its stored response are kept. */
   readonly idempotencyKeyTtl: number
+  /** The bearer token /metrics asks for; undefined leaves it open on a loopback bind and closed beyond. */
+  readonly metricsToken: string | undefined
 }
 
 export class ConfigError extends Error {
@@ -103,6 +105,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (logFormat !== undefined && logFormat !== 'pretty' && logFormat !== 'json') {
     throw new ConfigError('LOG_FORMAT', `must be pretty or json, got ${JSON.stringify(logFormat)}`)
   }
+  const metricsToken = text(env, 'METRICS_TOKEN')
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,}$/.test(metricsToken)) {
+    throw new ConfigError('METRICS_TOKEN', 'must be at least 16 printable characters without spaces')
+  }
   const config: Config = {
     databaseUrl,
     dataDir: text(env, 'DATA_DIR') ?? './.data',
@@ -123,6 +129,7 @@ export function loadConfig(env: Env = process.env): Config {
     workers: integer(env, 'WORKERS', 1, 1, 64),
     eventStreamsMax: integer(env, 'EVENT_STREAMS_MAX', 1000, 1, 1_000_000),
     idempotencyKeyTtl: integer(env, 'IDEMPOTENCY_KEY_TTL', 86_400, 60, 31_536_000),
+    metricsToken,
   }
   if (config.workers > 1 && config.databaseUrl === undefined) {
     throw new ConfigError('WORKERS', 'more than 1 needs DATABASE_URL: the embedded database can be open in one process only')

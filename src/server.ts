@@ -7,6 +7,7 @@ import type { Logger } from 'pino'
 import { createApp } from './app'
 import { drainable } from './http/drain'
 import { whileStarting } from './http/health'
+import { watchPool } from './http/metrics'
 import { createLogger } from './logger'
 import { sweepExpiredKeys } from './http/idempotency'
 import { ConfigError, loadConfig, type Config } from './config'
@@ -79,6 +80,7 @@ interface Serving {
 
 async function serve({ config, options, logger, now, server, db, ready }: Serving): Promise<RunningServer> {
   const counters = options.db ? options.db : openCounterDatabase(config, db, logger)
+  const unwatch = [watchPool('main', db), ...(counters === db ? [] : [watchPool('counters', counters)])]
   const applied = await migrate(db, { onStep: (migration) => logger.info({ migration }, 'applying migration') })
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated')
   const demo = config.demo ? await ensureDemo(db, now) : undefined
@@ -113,6 +115,7 @@ async function serve({ config, options, logger, now, server, db, ready }: Servin
       clearInterval(sweep)
       await scenarios.stop()
       await socket?.close()
+      for (const stop of unwatch) stop()
       if (counters !== db) await counters.destroy()
       if (!options.db) await db.destroy()
     })()

@@ -55,7 +55,7 @@ describe('the OpenAPI document', () => {
     ]) {
       assert.ok(paths.includes(expected), `${expected} is not described`)
     }
-    assert.deepEqual(Object.keys(document.components.securitySchemes).sort(), ['oauth2', 'personalAccessToken', 'xplentyApiKey', 'zendeskBasic'])
+    assert.deepEqual(Object.keys(document.components.securitySchemes).sort(), ['metricsToken', 'oauth2', 'personalAccessToken', 'xplentyApiKey', 'zendeskBasic'])
   })
 
   it('is rendered at /docs with every operation, from this server only', async () => {
@@ -105,7 +105,7 @@ describe('live responses match the document', () => {
     const sent = reply.headers.get('content-type') ?? ''
     const mediaType = Object.keys(answer.content).find((type) => sent === type || sent.split(';')[0] === type.split(';')[0])
     assert.ok(mediaType, `${method.toUpperCase()} ${path} ${reply.status}: ${sent} is not documented`)
-    if (mediaType === 'text/html' || mediaType === 'text/event-stream') return
+    if (mediaType === 'text/html' || mediaType === 'text/event-stream' || mediaType === 'text/plain') return
     const validate = ajv.compile({ $ref: `openapi${pointer}/content/${escape(mediaType)}/schema` })
     const valid = validate(JSON.parse(reply.text))
     assert.ok(valid, `${method.toUpperCase()} ${path} ${reply.status}: ${ajv.errorsText(validate.errors)}\n${reply.text.slice(0, 500)}`)
@@ -132,6 +132,7 @@ describe('live responses match the document', () => {
     check('/openapi.json', 'get', await request(server.url, '/openapi.json'))
     check('/healthz', 'get', await request(server.url, '/healthz'))
     check('/readyz', 'get', await request(server.url, '/readyz'))
+    check('/metrics', 'get', await request(server.url, '/metrics'))
     assert.ok(checked.has('get /calendar/v2/job_statuses 304'))
   })
 

@@ -1,6 +1,7 @@
 // Slows credential guessing: after too many failed authentications from one address, refuse to check more.
 import type { RequestHandler } from 'express'
 import { TooManyFailures } from '../jsonapi/errors'
+import { authenticationFailures, rateLimitRefusals } from '../http/metrics'
 
 export interface FailureThrottleOptions {
   limit: number
@@ -36,11 +37,13 @@ export class FailureThrottle {
     const window = this.current(address)
     if (window && window.failures >= this.options.limit) {
       const left = window.startedAt + this.options.periodSeconds * 1000 - this.options.now().getTime()
+      rateLimitRefusals.inc({ limit: 'failed_authentications' })
       throw new TooManyFailures(this.options.limit, this.options.periodSeconds, Math.max(1, Math.ceil(left / 1000)))
     }
   }
 
   recordFailure(address: string): void {
+    authenticationFailures.inc()
     const window = this.current(address) ?? { startedAt: this.options.now().getTime(), failures: 0 }
     window.failures += 1
     this.windows.set(address, window)

@@ -1,6 +1,7 @@
 // Bearer tokens this process has seen valid, so the hot routes can re-check one in a shared statement.
 import { LruMap } from '../lru-map'
 import type { Window } from './rate-limit'
+import { cacheLookups } from '../http/metrics'
 
 /** What never changes about a token: whose it is, in which organization, with which scopes. */
 export interface KnownToken {
@@ -26,7 +27,9 @@ export class KnownTokens {
   }
 
   find(digest: string): KnownToken | undefined {
-    return this.tokens.get(digest)
+    const token = this.tokens.get(digest)
+    cacheLookups.inc({ cache: 'known_tokens', result: token ? 'hit' : 'miss' })
+    return token
   }
 
   forget(digest: string): void {

@@ -5,6 +5,7 @@ import type { Knex } from 'knex'
 import { RateLimited } from '../jsonapi/errors'
 import { valuesOf, parseQueryString } from '../jsonapi/query-string'
 import { principalOf } from './authenticate'
+import { rateLimitRefusals } from '../http/metrics'
 
 export interface RateLimitOptions {
   db: Knex
@@ -67,6 +68,7 @@ export function applyWindow(url: string, res: ServerResponse, window: Window, at
   res.setHeader('X-PCO-API-Request-Rate-Period', String(periodSeconds))
   if (window.count > applies) {
     const retryAfter = Math.max(1, Math.ceil((window.startedAt.getTime() + periodSeconds * 1000 - at.getTime()) / 1000))
+    rateLimitRefusals.inc({ limit: 'requests' })
     throw new RateLimited(window.count, applies, periodSeconds, retryAfter)
   }
 }

@@ -7,6 +7,7 @@ import { answerForDatabaseError, sqlStateOf } from '../db/errors'
 import {
   ApiError, BadRequest, DatabaseRefusal, InternalServerError, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType,
 } from '../jsonapi/errors'
+import { databaseUnavailableAnswers } from './metrics'
 
 /** Errors Express and its body parsers raise for a malformed request carry a 4xx `status` and `expose`. */
 function clientErrorOf(error: unknown): { status: number; type?: string; limit?: number; charset?: string } | undefined {
@@ -18,7 +19,10 @@ function clientErrorOf(error: unknown): { status: number; type?: string; limit?:
 
 export function toApiError(error: unknown, unavailableRetryAfter: number): ApiError {
   if (error instanceof ApiError) return error
-  if (isDatabaseUnavailable(error)) return new ServiceUnavailable(unavailableRetryAfter)
+  if (isDatabaseUnavailable(error)) {
+    databaseUnavailableAnswers.inc()
+    return new ServiceUnavailable(unavailableRetryAfter)
+  }
   const answer = answerForDatabaseError(error)
   if (answer) return new DatabaseRefusal(answer.status, answer.code, answer.detail, unavailableRetryAfter)
   if (error instanceof URIError) return new BadRequest('The request could not be parsed')

@@ -8,6 +8,7 @@ import { TERMINAL, type Status } from './lifecycle'
 import type { JobStatusNotifications } from './notifications'
 import { findJobStatus, type JobStatusRow } from './query'
 import type { Knex } from 'knex'
+import { eventStreamsOpen } from '../http/metrics'
 
 /** One state of a job, rendered once as the bytes of its event. */
 interface JobEvent {
@@ -58,7 +59,11 @@ export function eventStreams({ db, notifications, render, maxStreams, retryAfter
   return async (req: Request, res: Response, organizationId: string, id: string) => {
     if (open >= maxStreams) throw new ServiceUnavailable(retryAfter, 'event_streams_full', 'This server has as many event streams open as it allows; retry later')
     open += 1
-    res.once('close', () => (open -= 1))
+    eventStreamsOpen.inc()
+    res.once('close', () => {
+      open -= 1
+      eventStreamsOpen.dec()
+    })
     res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' })
     // A HEAD has its headers and nothing more: there is no body to wait for.
     if (req.method === 'HEAD') return void res.end()

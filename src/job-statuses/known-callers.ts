@@ -19,6 +19,7 @@ import { columnsFor, isPlainList } from './query'
 import type { ReadBatcher } from './read-batch'
 import { JOB_STATUSES_PATH, jobStatusResource } from './resource'
 import { parseList, respondWithList, sendRead, type JobStatusRoutesOptions, type ParsedList } from './routes'
+import { setRoute } from '../http/metrics'
 
 export interface KnownCallerOptions extends JobStatusRoutesOptions {
   /** The connections that count requests, where the hot statements run (see openCounterDatabase). */
@@ -111,6 +112,7 @@ export function knownCallers(options: KnownCallerOptions): RequestListener {
         personId: known!.personId, organizationId: known!.organizationId, method: 'OAuth2', scopes: known!.scopes, window,
       }
       beginRequestLog(logger, req, res)
+      setRoute(res, list ? JOB_STATUSES_PATH : `${JOB_STATUSES_PATH}/{id}`)
       res.setHeader('X-PCO-API-Auth-Method', 'OAuth2')
       setCorsHeaders(res)
       res.setHeader('X-PCO-API-Processed-As-Version', version)

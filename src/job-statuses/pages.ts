@@ -1,5 +1,6 @@
 // List documents already sent, kept with the organization's revision they were built at.
 import { LruMap } from '../lru-map'
+import { cacheLookups } from '../http/metrics'
 
 /**
  * A rendered list page. job_status_counts.revision changes with every insert, update or delete of
@@ -40,8 +41,9 @@ export class PageCache {
    */
   async held(key: string): Promise<RenderedPage | undefined> {
     const kept = this.pages.get(key)
+    const ahead = kept ? undefined : this.ahead.get(key)
+    cacheLookups.inc({ cache: kept ? 'pages' : 'pages_ahead', result: kept || ahead ? 'hit' : 'miss' })
     if (kept) return kept
-    const ahead = this.ahead.get(key)
     if (!ahead) return undefined
     this.ahead.delete(key)
     return ahead.catch(() => undefined)

@@ -1,6 +1,7 @@
 // Where each page of an organization's job statuses starts, so a deep offset costs a short index skip.
 import type { Knex } from 'knex'
 import { LruMap } from '../lru-map'
+import { cacheLookups } from '../http/metrics'
 
 /**
  * Every STEP-th id of an organization, in id order, as of one version of its job_status_counts row.
@@ -33,8 +34,10 @@ export class PositionCache {
 
   /** The anchor for `offset`, if this process knows the organization's positions. */
   anchor(organizationId: string, offset: number): Anchor | undefined {
+    if (offset < STEP) return undefined
     const positions = this.cache.get(organizationId)
-    if (!positions || offset < STEP) return undefined
+    cacheLookups.inc({ cache: 'positions', result: positions ? 'hit' : 'miss' })
+    if (!positions) return undefined
     const index = Math.min(Math.floor(offset / STEP), positions.ids.length - 1)
     if (index < 0) return undefined
     return { version: positions.version, fromId: positions.ids[index]!, skip: offset - index * STEP }

@@ -5,6 +5,7 @@ import { Serializer } from 'jsonapi-serializer'
 import { LruMap } from '../lru-map'
 import { valuesOf, type QueryPairs } from './query-string'
 import type { PageLinks, PageMeta } from './pagination'
+import { cacheLookups } from '../http/metrics'
 
 export interface ResourceObject {
   type: string
@@ -68,7 +69,9 @@ export class ResourceCache {
   }
 
   get(key: string): ResourceObject | undefined {
-    return this.entries.get(key)
+    const resource = this.entries.get(key)
+    cacheLookups.inc({ cache: 'resources', result: resource ? 'hit' : 'miss' })
+    return resource
   }
 
   set(key: string, resource: ResourceObject): void {

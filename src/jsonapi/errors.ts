@@ -249,6 +249,17 @@ export class Unauthorized extends ApiError {
   }
 }
 
+/** Authenticated, or not asked to be, but not allowed this. */
+export class Forbidden extends ApiError {
+  readonly status = 403
+  constructor(readonly detail: string) {
+    super('forbidden')
+  }
+  body() {
+    return envelope({ code: 'forbidden', title: 'Forbidden', status: '403', detail: this.detail })
+  }
+}
+
 /** Rails' `request_http_basic_authentication` answer, byte for byte, which PCO sends for a bad PAT. */
 export class BasicAccessDenied extends ApiError {
   readonly status = 401

@@ -470,6 +470,7 @@ function components(baseUrl: string) {
       personalAccessToken: { type: 'http', scheme: 'basic', description: "A personal access token: its app_id as user name, its secret as password" },
       zendeskBasic: { type: 'http', scheme: 'basic', description: '`{email}/token` and a personal access token secret, or `{email}` and the password' },
       xplentyApiKey: { type: 'http', scheme: 'basic', description: 'A personal access token secret as user name, empty password' },
+      metricsToken: { type: 'http', scheme: 'bearer', description: 'The operator\'s METRICS_TOKEN, when it is set' },
     },
   }
 }
@@ -564,6 +565,21 @@ function paths() {
         operationId: 'healthz',
         security: [],
         responses: { '200': json({ type: 'object', required: ['status'], properties: { status: { const: 'alive' } } }, 'Alive', 'application/json') },
+      },
+    },
+    '/metrics': {
+      get: {
+        tags: ['Operations'],
+        summary: "This process's figures in Prometheus' text format",
+        description:
+          'Requests by route template and status with their latency, database pools, 503s while the database was away, rate-limit refusals, failed authentications, cache hits and misses, event streams open, and the process\'s own. Open on a loopback bind; with METRICS_TOKEN set, only with it as a bearer token; beyond loopback without one, 403.',
+        operationId: 'metrics',
+        security: [{}, { metricsToken: [] }],
+        responses: {
+          '200': { description: 'The metrics', content: { 'text/plain': { schema: { type: 'string' } } } },
+          '401': response('Unauthorized'),
+          '403': { description: 'Served beyond loopback only with METRICS_TOKEN set', content: { 'application/json': { schema: ref('ErrorDocument') } } },
+        },
       },
     },
     '/readyz': {
