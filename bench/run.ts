@@ -122,7 +122,7 @@ interface Load {
   errors: number
 }
 
-type Pick = () => { path: string; token: string }
+type Pick = () => { path: string; token: string; headers?: Record<string, string> }
 
 async function load(baseUrl: string, pick: Pick, duration = DURATION): Promise<Load> {
   const result = await autocannon({
@@ -131,8 +131,8 @@ async function load(baseUrl: string, pick: Pick, duration = DURATION): Promise<L
     duration,
     requests: [{
       setupRequest: (request) => {
-        const { path, token } = pick()
-        return { ...request, path, headers: { ...request.headers, authorization: `Bearer ${token}` } }
+        const { path, token, headers } = pick()
+        return { ...request, path, headers: { ...request.headers, ...headers, authorization: `Bearer ${token}` } }
       },
     }],
   })
@@ -162,6 +162,11 @@ function scenarios(data: Dataset): Array<{ name: string; pick: Pick; sql?: strin
         return { path: `/calendar/v2/job_statuses/${between(small.min, small.max)}`, token: small.token }
       },
     },
+    // The cost of compression: the same pages as per_page=100, asked for gzipped (the baseline sends them plain).
+    {
+      name: 'list, small organization, per_page=100, gzip',
+      pick: () => ({ path: '/calendar/v2/job_statuses?per_page=100', token: any(data.smallTokens), headers: { 'accept-encoding': 'gzip' } }),
+    },
   ]
 }
 
@@ -187,6 +192,7 @@ async function pgbench(databaseUrl: string, data: Dataset, db: Knex): Promise<nu
     pageStatement(data.largeOrganization, await idAt(10_000), 25),
     pageStatement(data.largeOrganization, await idAt(190_000), 25),
     `\\set id random(${small.min}, ${small.max})\nSELECT * FROM job_statuses WHERE organization_id = ${small.organization} AND id = :id;`,
+    pageStatement(small.organization, '0', 100),
   ]
   return scripts.map((script, i) => {
     const file = join(dir, `${i}.sql`)

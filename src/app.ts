@@ -1,5 +1,6 @@
 // createApp(deps): the middleware pipeline and routers, with no I/O of its own.
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import compression from 'compression'
 import express from 'express'
 import type { Knex } from 'knex'
 import type { Logger } from 'pino'
@@ -109,9 +110,15 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
   const health = healthChecks(db, config.unavailableRetryAfter)
   const metrics = metricsEndpoint({ token: config.metricsToken, host: config.host })
   const observeRequest = requestObserver(Object.keys(openApiDocument('').paths))
+  const compress = compression({
+    // Event streams are written as they happen; a compressor would hold them back.
+    filter: (req, res) => !String(res.getHeader('Content-Type') ?? '').startsWith('text/event-stream') && compression.filter(req, res),
+  })
   return (req, res) => {
-    if (health(req, res) || metrics(req, res)) return
+    if (health(req, res)) return
     observeRequest(req, res)
-    hot(req, res, () => app(req, res))
+    compress(req as express.Request, res as express.Response, () => {
+      if (!metrics(req, res)) hot(req, res, () => app(req, res))
+    })
   }
 }
