@@ -91,7 +91,7 @@ const extraHeaders = fc.record({
 }, { requiredKeys: [] })
 
 describe(`${RUNS} generated requests against every endpoint (seed ${SEED})`, () => {
-  it('none answers 5xx, and no body leaks a stack trace or SQL', { timeout: 30 * 60_000 }, async () => {
+  it('none answers 5xx, and no body leaks a stack trace or SQL', async () => {
     process.stdout.write(`# fuzz seed ${SEED}: FUZZ_SEED=${SEED} replays this run\n`)
     let sent = 0
     await fc.assert(

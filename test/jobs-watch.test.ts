@@ -69,7 +69,7 @@ async function readJob(db: Knex, id: string) {
 }
 
 describe('scenario jobs', () => {
-  it('complete by themselves, and a watcher sees every step until the end', { timeout: 30_000 }, async () => {
+  it('complete by themselves, and a watcher sees every step until the end', async () => {
     const server = await start()
     try {
       const { jobsToken } = await writer(server)
@@ -85,7 +85,7 @@ describe('scenario jobs', () => {
     }
   })
 
-  it('fail or are killed at the task their script names', { timeout: 30_000 }, async () => {
+  it('fail or are killed at the task their script names', async () => {
     const server = await start()
     try {
       const { jobsToken } = await writer(server)
@@ -102,7 +102,7 @@ describe('scenario jobs', () => {
     }
   })
 
-  it('carry on after a restart and are driven exactly once by two servers', { timeout: 60_000 }, async () => {
+  it('carry on after a restart and are driven exactly once by two servers', async () => {
     const first = await start()
     const { jobsToken } = await writer(first)
     const id = await createScenario(first, jobsToken, { duration_seconds: 3, total: 15 })
@@ -132,7 +132,7 @@ describe('scenario jobs', () => {
 })
 
 describe('watching', () => {
-  it('hears a change made through another server', { timeout: 30_000 }, async () => {
+  it('hears a change made through another server', async () => {
     const watched = await start()
     const other = await start()
     try {

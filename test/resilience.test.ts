@@ -32,7 +32,7 @@ describe('shutdown', () => {
     await closed
   })
 
-  it('exits 0 on SIGTERM', { timeout: 60_000 }, async () => {
+  it('exits 0 on SIGTERM', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
       env: { ...process.env, PORT: '0', DATA_DIR: 'memory://', DEMO: 'true', LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -106,7 +106,7 @@ async function eventually(check: () => Promise<boolean>, attempts = 100): Promis
 }
 
 describe('the database goes away', { skip: backend === 'embedded' && 'the embedded database lives in the process and cannot become unreachable' }, () => {
-  it('answers 503 with Retry-After while PostgreSQL is unreachable, and recovers by itself', { timeout: 60_000 }, async () => {
+  it('answers 503 with Retry-After while PostgreSQL is unreachable, and recovers by itself', async () => {
     const target = new URL(process.env.DATABASE_URL!)
     const proxy = await startProxy(target)
     const viaProxy = new URL(target)
@@ -138,7 +138,7 @@ describe('the database goes away', { skip: backend === 'embedded' && 'the embedd
     }
   })
 
-  it('survives its connections being terminated, as a PostgreSQL restart does', { timeout: 60_000 }, async () => {
+  it('survives its connections being terminated, as a PostgreSQL restart does', async () => {
     const server = await startTestServer()
     try {
       const { token } = await createTenant(server.db)

@@ -21,7 +21,7 @@ export async function request(
   const all: Record<string, string> = { ...headers }
   if (token !== undefined) all.Authorization = `Bearer ${token}`
   if (basic) all.Authorization = `Basic ${Buffer.from(`${basic.appId}:${basic.secret}`).toString('base64')}`
-  const response = await fetch(`${baseUrl}${path}`, { method, headers: all })
+  const response = await fetchOnce(`${baseUrl}${path}`, { method, headers: all })
   const text = await response.text()
   return {
     status: response.status,
@@ -30,5 +30,23 @@ export async function request(
     get json() {
       return JSON.parse(text)
     },
+  }
+}
+
+const RESET = new Set(['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE'])
+
+/**
+ * fetch, sent again once when a GET or HEAD met a connection the server had just closed: a kept-alive
+ * connection idle for the server's keep-alive timeout can be closed as the client reuses it, which a
+ * loaded machine makes likely. HTTP lets a client retry an idempotent request then (RFC 9110 §9.2.2);
+ * a server that is down fails the second attempt too.
+ */
+async function fetchOnce(url: string, init: RequestInit & { method: string }): Promise<Response> {
+  try {
+    return await fetch(url, init)
+  } catch (error) {
+    const code = (error as { cause?: { code?: string } }).cause?.code
+    if ((init.method !== 'GET' && init.method !== 'HEAD') || code === undefined || !RESET.has(code)) throw error
+    return fetch(url, init)
   }
 }
