@@ -1,4 +1,4 @@
-// The entry point: load config, open and migrate the database, listen, and drain on SIGTERM.
+// The entry point: load config, take the port, open and migrate the database, serve, and drain on SIGTERM.
 import cluster from 'node:cluster'
 import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
