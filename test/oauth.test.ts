@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { AuthorizationCode } from 'simple-oauth2'
 import { request } from './support/http'
-import { createSignInPerson, pkcePair, postConsent, postForm, REDIRECT_URI, registerApplication, submitConsent, type SignInPerson } from './support/oauth'
+import { createSignInPerson, hiddenFields, pkcePair, postConsent, postForm, REDIRECT_URI, registerApplication, submitConsent, type SignInPerson } from './support/oauth'
 import { startTestServer, type TestServer } from './support/server'
 
 let server: TestServer
@@ -232,6 +232,21 @@ describe('the token endpoint', () => {
     assert.equal(missing.headers.get('cache-control'), 'no-store')
   })
 
+  it('answers invalid_request, never a 500, for any parameter sent twice at the token and revoke endpoints', async () => {
+    const credentials = await registerApplication(server.db)
+    const forms = [
+      ['/oauth/token', `grant_type=authorization_code&code=a&code=b&redirect_uri=${encodeURIComponent(REDIRECT_URI)}&client_id=${credentials.clientId}&client_secret=${credentials.clientSecret}`],
+      ['/oauth/token', `grant_type=refresh_token&refresh_token=a&refresh_token=b&client_id=${credentials.clientId}&client_secret=${credentials.clientSecret}`],
+      ['/oauth/token', `grant_type=refresh_token&refresh_token=a&client_id=${credentials.clientId}&client_secret=x&client_secret=${credentials.clientSecret}`],
+      ['/oauth/revoke', `token=a&token=b&client_id=${credentials.clientId}&client_secret=${credentials.clientSecret}`],
+    ]
+    for (const [path, body] of forms) {
+      const reply = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body })
+      assert.equal(reply.status, 400, body)
+      assert.equal(((await reply.json()) as { error: string }).error, 'invalid_request', body)
+    }
+  })
+
   it('issues tokens without the calendar scope that the API refuses with PELICAN', async () => {
     const person = await createSignInPerson(server.db)
     const credentials = await registerApplication(server.db, { scopes: ['people'] })
@@ -293,6 +308,18 @@ describe('the authorization page', () => {
     })
   }
 
+  it('shows an error for a parameter sent twice and never redirects', async () => {
+    const credentials = await registerApplication(server.db)
+    for (const repeated of ['redirect_uri', 'client_id', 'state', 'code_challenge']) {
+      const query = new URLSearchParams({ client_id: credentials.clientId, redirect_uri: REDIRECT_URI, response_type: 'code', state: 's', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' })
+      query.append(repeated, repeated === 'redirect_uri' ? 'http://evil.example/cb' : 'again')
+      const page = await fetch(`${server.url}/oauth/authorize?${query}`, { redirect: 'manual' })
+      assert.equal(page.status, 400, repeated)
+      assert.equal(page.headers.get('location'), null)
+      assert.match(await page.text(), new RegExp(`${repeated} was sent more than once`))
+    }
+  })
+
   it('shows an error for an unknown client and never redirects', async () => {
     const query = new URLSearchParams({ client_id: 'nope', redirect_uri: REDIRECT_URI, response_type: 'code' })
     const page = await fetch(`${server.url}/oauth/authorize?${query}`, { redirect: 'manual' })
@@ -319,6 +346,49 @@ describe('the authorization page', () => {
     const plainParameters: Record<string, string> = { redirect_uri: REDIRECT_URI, code_challenge: 'abc', code_challenge_method: 'plain' }
     const plain = await fetch(client.authorizeURL(plainParameters), { redirect: 'manual' })
     assert.equal(new URL(plain.headers.get('location')!).searchParams.get('error'), 'invalid_request')
+  })
+
+  it('refuses a code_challenge outside RFC 7636 before the consent form', async () => {
+    const client = oauthClient(await registerApplication(server.db))
+    for (const challenge of ['short', 'a'.repeat(42), 'a'.repeat(129), `${'a'.repeat(42)}+`, `${'a'.repeat(42)}=`, `${'a'.repeat(42)} `]) {
+      const parameters: Record<string, string> = { redirect_uri: REDIRECT_URI, code_challenge: challenge, code_challenge_method: 'S256', state: 'st' }
+      const page = await fetch(client.authorizeURL(parameters), { redirect: 'manual' })
+      assert.equal(page.status, 302, challenge)
+      const location = new URL(page.headers.get('location')!)
+      assert.equal(location.searchParams.get('error'), 'invalid_request', challenge)
+      assert.match(location.searchParams.get('error_description') ?? '', /code_challenge/)
+      assert.equal(location.searchParams.get('state'), 'st')
+    }
+    // The edges of the grammar are accepted: 43 and 128 characters of the unreserved set.
+    for (const challenge of [`${'A'.repeat(39)}-._~`, 'z9'.repeat(64)]) {
+      const parameters: Record<string, string> = { redirect_uri: REDIRECT_URI, code_challenge: challenge, code_challenge_method: 'S256' }
+      const page = await fetch(client.authorizeURL(parameters), { redirect: 'manual' })
+      assert.equal(page.status, 200, challenge)
+    }
+  })
+
+  it('refuses a state it could not carry before the consent form, and carries an ASCII one intact through Allow', async () => {
+    const person = await createSignInPerson(server.db)
+    const client = oauthClient(await registerApplication(server.db))
+    const refused = await fetch(client.authorizeURL({ redirect_uri: REDIRECT_URI, state: 'café' }), { redirect: 'manual' })
+    assert.equal(refused.status, 302)
+    const location = new URL(refused.headers.get('location')!)
+    assert.equal(location.searchParams.get('error'), 'invalid_request')
+    assert.match(location.searchParams.get('error_description') ?? '', /state/)
+    assert.equal(location.searchParams.get('code'), null)
+    // Submitted directly with the right password, it is refused the same way, never a code without its state.
+    const form = hiddenFields(await (await fetch(client.authorizeURL({ redirect_uri: REDIRECT_URI, state: 'ok' }))).text())
+    const posted = await postConsent(`${server.url}/oauth/authorize`, new URLSearchParams({ ...form, state: 'café', email: person.email, password: person.password, decision: 'allow' }))
+    assert.equal(posted.status, 302)
+    assert.equal(new URL(posted.location!).searchParams.get('code'), null)
+    assert.equal(new URL(posted.location!).searchParams.get('error'), 'invalid_request')
+
+    const state = 'a b+c/d=e&f~!*()\'Z'
+    const allowed = await submitConsent(client.authorizeURL({ redirect_uri: REDIRECT_URI, state }), person)
+    assert.equal(allowed.status, 302)
+    const back = new URL(allowed.location!)
+    assert.ok(back.searchParams.get('code'))
+    assert.equal(back.searchParams.get('state'), state)
   })
 
   it('re-renders the form for a wrong password, without a redirect', async () => {

@@ -20,7 +20,10 @@ const SUPPORTED_GRANTS = ['authorization_code', 'refresh_token']
 
 const AUTHORIZE_PARAMETERS = ['client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'code_challenge', 'code_challenge_method'] as const
 
-type Parameters = Partial<Record<(typeof AUTHORIZE_PARAMETERS)[number], string>>
+type Parameters = Partial<Record<(typeof AUTHORIZE_PARAMETERS)[number], string>> & {
+  /** A parameter sent more than once, which RFC 6749 §3.1 forbids: the request is refused, naming it. */
+  repeated?: string
+}
 
 /** A failure that must not redirect: the redirect_uri itself is not trusted. */
 class AuthorizePageError extends Error {
@@ -42,11 +45,15 @@ class AuthorizeRedirectError extends Error {
   }
 }
 
+const VSCHARS = /^[\x20-\x7e]+$/
+const CODE_CHALLENGE = /^[A-Za-z0-9._~-]{43,128}$/
+
 function pickParameters(source: Record<string, unknown>): Parameters {
   const parameters: Parameters = {}
   for (const name of AUTHORIZE_PARAMETERS) {
     const value = source[name]
-    if (typeof value === 'string' && value !== '') parameters[name] = value
+    if (Array.isArray(value)) parameters.repeated ??= name
+    else if (typeof value === 'string' && value !== '') parameters[name] = value
   }
   return parameters
 }
@@ -100,6 +107,8 @@ export function oauthRoutes({ db, now, throttle, baseUrl }: OAuthRoutesOptions):
 
   /** Finds the application and the redirect_uri to answer to; until both are verified nothing may redirect. */
   async function checkClient(parameters: Parameters): Promise<CheckedClient> {
+    // Which of two client_ids or redirect_uris to trust cannot be known: nothing may redirect.
+    if (parameters.repeated) throw new AuthorizePageError('Repeated parameter', `The parameter ${parameters.repeated} was sent more than once.`)
     const application = parameters.client_id ? await findApplication(db, parameters.client_id) : undefined
     if (!application || application.secretDigest === '') {
       throw new AuthorizePageError('Unknown application', 'The client_id does not name a registered application.')
@@ -121,6 +130,11 @@ export function oauthRoutes({ db, now, throttle, baseUrl }: OAuthRoutesOptions):
 
   /** The rest of the request, whose faults are reported to the application by redirect. */
   function checkParameters(client: CheckedClient['client'], parameters: Parameters): void {
+    // RFC 6749 §A.5: VSCHAR only. Refused here, before a password is asked for: the OAuth library
+    // refuses it at Allow and would send the application an error without its state.
+    if (parameters.state !== undefined && !VSCHARS.test(parameters.state)) {
+      throw new AuthorizeRedirectError('invalid_request', 'state must be printable ASCII characters (RFC 6749 appendix A.5)')
+    }
     if (parameters.response_type !== 'code') {
       throw new AuthorizeRedirectError('unsupported_response_type', 'response_type must be code')
     }
@@ -130,6 +144,9 @@ export function oauthRoutes({ db, now, throttle, baseUrl }: OAuthRoutesOptions):
     const scopes = parameters.scope?.split(' ').filter(Boolean)
     if (scopes && !scopes.every((scope) => client.scopes.includes(scope))) {
       throw new AuthorizeRedirectError('invalid_scope', `This application may ask only for: ${client.scopes.join(' ')}`)
+    }
+    if (parameters.code_challenge !== undefined && !CODE_CHALLENGE.test(parameters.code_challenge)) {
+      throw new AuthorizeRedirectError('invalid_request', 'code_challenge must be 43 to 128 characters of A-Z, a-z, 0-9, "-", ".", "_" and "~" (RFC 7636 §4.2)')
     }
     if (parameters.code_challenge !== undefined && parameters.code_challenge_method !== 'S256') {
       throw new AuthorizeRedirectError('invalid_request', 'code_challenge_method must be S256')
