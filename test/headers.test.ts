@@ -93,3 +93,48 @@ describe('CORS', () => {
     for (const header of ['X-PCO-API-Request-Rate-Count', 'X-PCO-API-Processed-As-Version', 'ETag']) assert.ok(exposed.includes(header))
   })
 })
+
+describe("Planning Center's recorded headers", () => {
+  // From Planning Center's responses as pypco's test recordings hold them.
+  const RECORDED: Record<string, string> = {
+    'access-control-allow-origin': '*',
+    'access-control-allow-credentials': 'true',
+    vary: 'Accept, Accept-Encoding, Origin',
+    'referrer-policy': 'no-referrer-when-downgrade',
+    'x-content-type-options': 'nosniff',
+    'x-download-options': 'noopen',
+    'x-frame-options': 'SAMEORIGIN',
+    'x-permitted-cross-domain-policies': 'none',
+    'x-xss-protection': '1; mode=block',
+  }
+
+  it('are on every answer: the hot list and read, the app, a 400, a 401, a 404 and a preflight', async () => {
+    const tenant = await createTenant(server.db)
+    const replies = {
+      'first list': await request(server.url, PATH, { token: tenant.token }),
+      'hot list': await request(server.url, PATH, { token: tenant.token }),
+      'pat read': await request(server.url, '/calendar/v2', { basic: tenant.pat }),
+      '400': await request(server.url, `${PATH}?per_page=abc`, { basic: tenant.pat }),
+      '401': await request(server.url, PATH, { token: 'nope' }),
+      '404': await request(server.url, '/calendar/v2/nothing_here', { basic: tenant.pat }),
+      preflight: await request(server.url, PATH, { method: 'OPTIONS', headers: { Origin: 'https://app.example.org', 'Access-Control-Request-Method': 'GET' } }),
+    }
+    for (const [name, reply] of Object.entries(replies)) {
+      for (const [header, value] of Object.entries(RECORDED)) assert.equal(reply.headers.get(header), value, `${name}: ${header}`)
+      const exposed = (reply.headers.get('access-control-expose-headers') ?? '').split(', ')
+      for (const header of ['ETag', 'Link', 'X-PCO-API-Auth-Method']) assert.ok(exposed.includes(header), `${name} exposes ${header}`)
+    }
+  })
+
+  it('a 400 is not to be cached, and a 404 of an unknown path carries the rate headers', async () => {
+    const tenant = await createTenant(server.db)
+    const bad = await request(server.url, `${PATH}?per_page=abc`, { token: tenant.token })
+    assert.equal(bad.status, 400)
+    assert.equal(bad.headers.get('cache-control'), 'no-cache')
+    const unknown = await request(server.url, '/calendar/v2/nothing_here', { token: tenant.token })
+    assert.equal(unknown.status, 404)
+    assert.equal(unknown.headers.get('cache-control'), 'no-cache')
+    assert.equal(unknown.headers.get('x-pco-api-request-rate-limit'), '5')
+    assert.match(unknown.headers.get('x-pco-api-request-rate-count') ?? '', /^\d+$/)
+  })
+})

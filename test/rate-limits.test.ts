@@ -74,6 +74,12 @@ describe('failed authentication', () => {
         assert.equal(refused.status, 429)
         assert.match(refused.headers.get('retry-after') ?? '', /^\d+$/)
         assert.match(refused.json.errors[0].detail, /Too many failed authentication attempts/)
+        // The 429 row of the wire contract: the rate headers too, here the failures' count and limit.
+        assert.equal(refused.headers.get('x-pco-api-request-rate-count'), '5')
+        assert.equal(refused.headers.get('x-pco-api-request-rate-limit'), '5')
+        assert.equal(refused.headers.get('x-pco-api-request-rate-period'), '60')
+        // What was presented, not what was verified: nothing was.
+        assert.equal(refused.headers.get('x-pco-api-auth-method'), 'basic' in credentials ? 'HTTPBasic' : 'OAuth2')
       }
       server.clock.advance(60_000)
       assert.equal((await request(server.url, PATH, { token })).status, 200)

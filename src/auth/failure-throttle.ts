@@ -38,7 +38,7 @@ export class FailureThrottle {
     if (window && window.failures >= this.options.limit) {
       const left = window.startedAt + this.options.periodSeconds * 1000 - this.options.now().getTime()
       rateLimitRefusals.inc({ limit: 'failed_authentications' })
-      throw new TooManyFailures(this.options.limit, this.options.periodSeconds, Math.max(1, Math.ceil(left / 1000)))
+      throw new TooManyFailures(this.options.limit, this.options.periodSeconds, Math.max(1, Math.ceil(left / 1000)), window.failures)
     }
   }
 

@@ -60,6 +60,8 @@ export function sendFailure(logger: Logger, unavailableRetryAfter: number, error
   }
   const body = Buffer.from(apiError.render())
   res.statusCode = apiError.status
+  // Planning Center marks its errors no-cache; a class may say more (its own Cache-Control wins).
+  res.setHeader('Cache-Control', 'no-cache')
   for (const [name, value] of Object.entries(apiError.headers)) res.setHeader(name, value)
   res.setHeader('Content-Type', apiError.contentType)
   res.setHeader('Content-Length', body.length)

@@ -8,7 +8,7 @@ import type { KnownTokens } from '../auth/known-tokens'
 import { applyWindow, type RateLimitRules } from '../auth/rate-limit'
 import { digestSecret } from '../auth/secrets'
 import { resolveVersion } from '../http/api-version'
-import { setCorsHeaders } from '../http/cors'
+import { setSharedHeaders } from '../http/cors'
 import { sendFailure } from '../http/render-error'
 import { beginRequestLog } from '../http/request-log'
 import { selectAttributes } from '../jsonapi/document'
@@ -114,7 +114,7 @@ export function knownCallers(options: KnownCallerOptions): RequestListener {
       beginRequestLog(logger, req, res)
       setRoute(res, list ? JOB_STATUSES_PATH : `${JOB_STATUSES_PATH}/{id}`)
       res.setHeader('X-PCO-API-Auth-Method', 'OAuth2')
-      setCorsHeaders(res)
+      setSharedHeaders(res)
       res.setHeader('X-PCO-API-Processed-As-Version', version)
       applyWindow(url, res, window, at, rateLimit)
     }

@@ -301,9 +301,17 @@ export class TooManyFailures extends ApiError {
     readonly limit: number,
     readonly period: number,
     retryAfterSeconds: number,
+    /** The failures counted in this address's period so far. */
+    readonly count: number,
   ) {
     super('too many failed authentications')
-    this.headers = { 'Retry-After': String(retryAfterSeconds) }
+    // The 429 row of the wire contract: Retry-After and the rate headers, here of the failures' limit.
+    this.headers = {
+      'Retry-After': String(retryAfterSeconds),
+      'X-PCO-API-Request-Rate-Count': String(count),
+      'X-PCO-API-Request-Rate-Limit': String(limit),
+      'X-PCO-API-Request-Rate-Period': String(period),
+    }
   }
   body() {
     return {
