@@ -153,6 +153,34 @@ describe('progress and results', () => {
     assert.equal(final.json.data.attributes.progress, 50)
   })
 
+  it('never lets progress pass total: by an increment, a PATCH of progress or of total', async () => {
+    const writer = await createWriter()
+    const id = (await create(writer, { total: 3 })).json.data.id
+    await move(writer, id, 'working')
+    assert.equal((await send(writer, 'POST', `/jobs/v1/job_statuses/${id}/progress`, { data: { attributes: { increment: 2 } } })).status, 200)
+    const past = await send(writer, 'POST', `/jobs/v1/job_statuses/${id}/progress`, { data: { attributes: { increment: 2 } } })
+    assert.equal(past.status, 422)
+    assert.deepEqual([past.json.errors[0].code, past.json.errors[0].source], ['progress_above_total', { pointer: '/data/attributes/increment' }])
+    const patched = await send(writer, 'PATCH', `/jobs/v1/job_statuses/${id}`, { data: { attributes: { progress: 4 } } })
+    assert.equal(patched.status, 422)
+    assert.deepEqual(patched.json.errors[0].source, { pointer: '/data/attributes/progress' })
+    const shrunk = await send(writer, 'PATCH', `/jobs/v1/job_statuses/${id}`, { data: { attributes: { total: 1 } } })
+    assert.equal(shrunk.status, 422)
+    assert.deepEqual(shrunk.json.errors[0].source, { pointer: '/data/attributes/total' })
+    // Both at once, consistent, is fine; so is a job without a total.
+    assert.equal((await send(writer, 'PATCH', `/jobs/v1/job_statuses/${id}`, { data: { attributes: { total: 10, progress: 10 } } })).status, 200)
+    assert.equal((await send(writer, 'PATCH', `/jobs/v1/job_statuses/${id}`, { data: { attributes: { total: null, progress: 99 } } })).status, 200)
+    const final = await send(writer, 'GET', `/jobs/v1/job_statuses/${id}`, undefined)
+    assert.deepEqual([final.json.data.attributes.progress, final.json.data.attributes.total], [99, null])
+  })
+
+  it('answers 415 naming the media type of a body that is not JSON', async () => {
+    const writer = await createWriter()
+    const reply = await send(writer, 'POST', '/jobs/v1/job_statuses', { data: { type: 'JobStatus', attributes: {} } }, { 'Content-Type': 'text/plain' })
+    assert.equal(reply.status, 415)
+    assert.match(reply.json.errors[0].detail, /text\/plain/)
+  })
+
   it('refuses progress before a job works', async () => {
     const writer = await createWriter()
     const id = (await create(writer)).json.data.id

@@ -150,6 +150,7 @@ describe('live responses match the document', () => {
     check('/jobs/v1/job_statuses', 'post', created)
     const id = created.json.data.id
     check('/jobs/v1/job_statuses', 'post', await send('POST', '/jobs/v1/job_statuses', { data: { attributes: { total: -1 } } }))
+    check('/jobs/v1/job_statuses', 'post', await send('POST', '/jobs/v1/job_statuses', { data: { attributes: {} } }, { 'Content-Type': 'text/plain' }))
     check('/jobs/v1/job_statuses', 'post', await send('POST', '/jobs/v1/job_statuses', { data: { attributes: { total: 4 } } }, { 'Idempotency-Key': 'k1' }))
     check('/jobs/v1/job_statuses/{id}', 'patch', await send('PATCH', `/jobs/v1/job_statuses/${id}`, { data: { attributes: { message: 'starting' } } }))
     check('/jobs/v1/job_statuses/{id}/progress', 'post', await send('POST', `/jobs/v1/job_statuses/${id}/progress`, { data: { attributes: { increment: 1 } } }))

@@ -2,7 +2,7 @@
 // client JSON to a depth and to text the database can store, before any handler sees it.
 import express, { type RequestHandler } from 'express'
 import { isStorableText } from '../db/storable'
-import { InvalidAttribute } from '../jsonapi/errors'
+import { InvalidAttribute, UnsupportedMediaType } from '../jsonapi/errors'
 
 /** The largest request body accepted, in bytes; a larger one answers 413 naming it. */
 export const MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -38,10 +38,24 @@ export function findUnacceptableJson(value: unknown): { pointer: string; detail:
   return undefined
 }
 
-/** Parses a JSON (or JSON:API) body within MAX_BODY_BYTES and refuses JSON the store cannot hold. */
+const JSON_TYPES = ['application/json', 'application/vnd.api+json']
+
+/** Whether the request carries a body at all: a Content-Length above 0, or a chunked one. */
+const hasBody = (headers: Record<string, string | string[] | undefined>) =>
+  headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0')
+
+/**
+ * Parses a JSON (or JSON:API) body within MAX_BODY_BYTES and refuses JSON the store cannot hold;
+ * a body in another media type answers 415 naming it, instead of reading as no body at all.
+ */
 export function jsonBody(): RequestHandler[] {
   return [
-    express.json({ type: ['application/json', 'application/vnd.api+json'], limit: MAX_BODY_BYTES }),
+    (req, _res, next) => {
+      if (!hasBody(req.headers) || req.is(JSON_TYPES)) return next()
+      const type = req.headers['content-type']
+      next(new UnsupportedMediaType(`${type ? `The body is ${type.split(';', 1)[0]!.trim()}` : 'The body has no Content-Type'}; send application/vnd.api+json or application/json`))
+    },
+    express.json({ type: JSON_TYPES, limit: MAX_BODY_BYTES }),
     (req, _res, next) => {
       const unacceptable = findUnacceptableJson(req.body)
       next(unacceptable ? new InvalidAttribute(unacceptable.pointer, unacceptable.detail) : undefined)

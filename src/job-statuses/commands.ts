@@ -74,8 +74,8 @@ export async function createJobStatus(db: Knex, organizationId: string, personId
 }
 
 /** Why a write found no row to change: the job is missing (undefined) or in the wrong status. */
-async function currentState(db: Knex, organizationId: string, id: string): Promise<{ status: Status; progress: number; results_count: number } | undefined> {
-  return db('job_statuses').where({ organization_id: organizationId, id }).first('status', 'progress', 'results_count')
+async function currentState(db: Knex, organizationId: string, id: string): Promise<{ status: Status; progress: number; total: number | null; results_count: number } | undefined> {
+  return db('job_statuses').where({ organization_id: organizationId, id }).first('status', 'progress', 'total', 'results_count')
 }
 
 async function currentStatus(db: Knex, organizationId: string, id: string): Promise<Status | undefined> {
@@ -89,8 +89,12 @@ export async function updateJobStatus(
   changes: JobStatusChanges,
   now: Date,
 ): Promise<JobStatusRow | undefined> {
+  // Progress never passes a total: checked in the UPDATE itself, against whatever another writer left.
+  const progress = changes.progress !== undefined ? db.raw('?::integer', [changes.progress]) : db.ref('progress')
+  const total = changes.total !== undefined ? db.raw('?::integer', [changes.total]) : db.ref('total')
   const [row] = await db('job_statuses')
     .where({ organization_id: organizationId, id })
+    .where((guard) => guard.whereRaw('? IS NULL', [total]).orWhereRaw('? <= ?', [progress, total]))
     .update({
       ...changes,
       ...(changes.errors !== undefined ? { errors: json(changes.errors) } : {}),
@@ -98,7 +102,11 @@ export async function updateJobStatus(
       updated_at: now,
     })
     .returning(COLUMNS)
-  return row && fromDatabase(row)
+  if (row) return fromDatabase(row)
+  const state = await currentState(db, organizationId, id)
+  if (state === undefined) return undefined
+  const pointer = changes.progress !== undefined ? '/data/attributes/progress' : '/data/attributes/total'
+  throw new Unprocessable(pointer, `progress may not pass total: it would be ${changes.progress ?? state.progress} of ${changes.total ?? state.total}`, 'progress_above_total')
 }
 
 const REPORTING: Status[] = ['working', 'stopping']
@@ -119,6 +127,7 @@ export async function reportProgress(
     .where({ organization_id: organizationId, id })
     .whereIn('status', REPORTING)
     .where('progress', '<=', MAX_COUNT - increment)
+    .where((guard) => guard.whereNull('total').orWhereRaw('progress + ? <= total', [increment]))
     .update({ progress: db.raw('progress + ?', [increment]), ...(message !== undefined ? { message } : {}), updated_at: now })
     .returning(COLUMNS)
   if (row) return fromDatabase(row)
@@ -126,6 +135,9 @@ export async function reportProgress(
   if (state === undefined) return undefined
   if (!REPORTING.includes(state.status)) {
     throw new Conflict('invalid_state', `Progress can be reported only while a job is working or stopping; this one is ${state.status}`)
+  }
+  if (state.total !== null && state.progress + increment > state.total) {
+    throw new Unprocessable('/data/attributes/increment', `progress may not pass total: it would be ${state.progress + increment} of ${state.total}`, 'progress_above_total')
   }
   throw new Unprocessable('/data/attributes/increment', `progress can reach at most ${MAX_COUNT}; it is ${state.progress}`, 'out_of_range')
 }
