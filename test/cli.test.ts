@@ -61,6 +61,20 @@ describe(`the command-line tool (${backend})`, () => {
       assert.equal(list.status, 200)
       // 250 inserted, and the scripted job.
       assert.equal(list.json.meta.total_count, 251)
+      // The inserted jobs are consistent as real ones would be.
+      const { rows: [broken] } = await server.db.raw(
+        `SELECT count(*) FILTER (WHERE started_at < created_at) AS started_before_created,
+                count(*) FILTER (WHERE completed_at < started_at OR failed_at < started_at) AS ended_before_started,
+                count(*) FILTER (WHERE status = 'completed' AND completed_at IS NULL) AS completed_without_time,
+                count(*) FILTER (WHERE status = 'failed' AND failed_at IS NULL) AS failed_without_time,
+                count(*) FILTER (WHERE status <> 'queued' AND started_at IS NULL) AS moved_without_start,
+                count(*) FILTER (WHERE status <> 'queued' AND total IS NULL) AS tasks_without_total,
+                count(*) FILTER (WHERE progress > total) AS progress_past_total,
+                count(*) FILTER (WHERE greatest(created_at, started_at, completed_at, failed_at) > now()) AS in_the_future
+         FROM job_statuses WHERE organization_id = ? AND kind IS DISTINCT FROM 'scenario'`,
+        [org.stdout],
+      )
+      assert.deepEqual(Object.values(broken).map(Number), [0, 0, 0, 0, 0, 0, 0, 0], JSON.stringify(broken))
       const statuses = new Set(list.json.data.map((row: { attributes: { status: string } }) => row.attributes.status))
       assert.deepEqual([...statuses].sort(), ['completed', 'failed', 'killed', 'queued', 'stopping', 'working'])
       const organization = await request(server.url, '/calendar/v2', { basic: { appId, secret } })

@@ -235,8 +235,11 @@ const BULK_CHUNK = 20_000
 export async function insertJobStatuses(db: Knex, organizationId: string, count: number, onProgress?: (done: number) => void): Promise<void> {
   for (let done = 0; done < count; done += BULK_CHUNK) {
     const size = Math.min(BULK_CHUNK, count - done)
+    // Consistent as a real job's would be: created ≤ started ≤ completed or failed ≤ now; a job that
+    // works through tasks has a total, and its progress matches its message.
     await db.raw(
-      `INSERT INTO job_statuses (organization_id, status, message, errors, retries, started_at, created_at, updated_at)
+      `INSERT INTO job_statuses (organization_id, status, message, errors, retries, total, progress,
+                                 created_at, started_at, completed_at, failed_at, updated_at)
        SELECT :organizationId,
               s.status,
               CASE s.status
@@ -251,11 +254,24 @@ export async function insertJobStatuses(db: Knex, organizationId: string, count:
                 THEN jsonb_build_object('base', jsonb_build_array('Task ' || (g % 50 + 1) || ' could not be saved'))
                 ELSE '{}'::jsonb END,
               CASE WHEN s.status = 'failed' THEN g % 3 ELSE 0 END,
-              CASE WHEN s.status = 'queued' THEN NULL
-                ELSE now() - make_interval(secs => (:total - g) * 37) END,
-              now(), now()
+              CASE s.status
+                WHEN 'queued' THEN NULL
+                WHEN 'completed' THEN g % 500 + 1
+                WHEN 'failed' THEN g % 50 + 1 + g % 7
+                ELSE 100 END,
+              CASE s.status
+                WHEN 'queued' THEN 0
+                WHEN 'completed' THEN g % 500 + 1
+                WHEN 'failed' THEN g % 50
+                ELSE g % 100 END,
+              t.created_at,
+              CASE WHEN s.status = 'queued' THEN NULL ELSE t.created_at + interval '30 seconds' END,
+              CASE WHEN s.status = 'completed' THEN t.created_at + interval '50 seconds' END,
+              CASE WHEN s.status = 'failed' THEN t.created_at + interval '50 seconds' END,
+              now()
        FROM generate_series(:from::bigint, :to::bigint) AS g,
-            LATERAL (SELECT (ARRAY['queued','working','stopping','completed','failed','killed'])[1 + (g % 6)::int] AS status) AS s`,
+            LATERAL (SELECT (ARRAY['queued','working','stopping','completed','failed','killed'])[1 + (g % 6)::int] AS status) AS s,
+            LATERAL (SELECT now() - make_interval(secs => (:total - g) * 37 + 60) AS created_at) AS t`,
       { organizationId, total: count, from: done + 1, to: done + size },
     )
     onProgress?.(done + size)
