@@ -23,8 +23,8 @@ async function account() {
   const completed = await insertJobStatus(server.db, tenant.organizationId, { status: 'completed', message: 'Done', started_at: '2026-01-01T10:00:00Z' })
   await server.db('job_statuses').where({ id: completed }).update({ total: 2, progress: 2, created_by: personId, completed_at: new Date('2026-01-01T10:01:40Z'), outputs: JSON.stringify([{ name: 'tickets', records_count: 2, url: null }]) })
   await server.db('job_status_results').insert([
-    { job_status_id: completed, task_id: '380', action: 'update', success: true, status: 'Updated', errors: JSON.stringify(''), title: 'I accidentally the whole bottle' },
-    { job_status_id: completed, task_id: '90', action: 'update', success: true, status: 'Updated', errors: JSON.stringify(''), title: 'Printer on fire' },
+    { job_status_id: completed, task_id: '380', task_id_is_number: true, action: 'update', success: true, status: 'Updated', errors: JSON.stringify(''), title: 'I accidentally the whole bottle' },
+    { job_status_id: completed, task_id: '90', task_id_is_number: true, action: 'update', success: true, status: 'Updated', errors: JSON.stringify(''), title: 'Printer on fire' },
   ])
   await server.db('job_statuses').where({ id: completed }).update({ results_count: 2 })
   const stopping = await insertJobStatus(server.db, tenant.organizationId, { status: 'stopping', started_at: '2026-01-01T11:00:00Z' })
@@ -51,6 +51,24 @@ describe('Zendesk, through node-zendesk', () => {
         { id: 90, action: 'update', success: true, status: 'Updated', errors: '', title: 'Printer on fire' },
       ],
     })
+  })
+
+  it('gives result ids back in the type the worker sent, and answers a read without .json like the list', async () => {
+    const a = await account()
+    const jobsToken = await createToken(server.db, a.personId, { scopes: ['jobs'] })
+    const post = (path: string, body: unknown) =>
+      fetch(`${server.url}/jobs/v1/job_statuses${path}`, { method: 'POST', headers: { Authorization: `Bearer ${jobsToken}`, 'Content-Type': 'application/vnd.api+json' }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<{ data: { id: string } }>)
+    const { data } = await post('', { data: { type: 'JobStatus', attributes: { total: 2 } } })
+    await post(`/${data.id}/transitions`, { data: { attributes: { status: 'working' } } })
+    await post(`/${data.id}/results`, { data: [{ id: 7, action: 'create', success: true }, { id: '8', action: 'create', success: true }] })
+    const auth = { Authorization: `Bearer ${a.bearer}` }
+    const withJson = (await (await fetch(`${server.url}/api/v2/job_statuses/${data.id}.json`, { headers: auth })).json()) as { job_status: { results: Array<{ id: unknown }> } }
+    assert.deepEqual(withJson.job_status.results.map((result) => result.id), [7, '8'])
+    const without = await fetch(`${server.url}/api/v2/job_statuses/${data.id}`, { headers: auth })
+    assert.equal(without.status, 200)
+    assert.deepEqual(await without.json(), withJson)
+    const many = await fetch(`${server.url}/api/v2/job_statuses/show_many?ids=${data.id}`, { headers: auth })
+    assert.equal(many.status, 200)
   })
 
   it('lists every job status across pages, and shows many by id, with an OAuth token', async () => {

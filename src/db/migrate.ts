@@ -8,6 +8,7 @@ import * as patSecretIndex from '../../db/migrations/20261124040000_personal_acc
 import * as explorerApplication from '../../db/migrations/20261124050000_explorer_application'
 import * as jobStatusRevisions from '../../db/migrations/20261124060000_job_status_revisions'
 import * as idempotencyKeyExpiry from '../../db/migrations/20261201000000_idempotency_key_expiry'
+import * as resultTaskIdType from '../../db/migrations/20261201010000_result_task_id_type'
 
 interface Migration {
   up(db: Knex): Promise<void>
@@ -23,6 +24,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261124050000_explorer_application', explorerApplication],
   ['20261124060000_job_status_revisions', jobStatusRevisions],
   ['20261201000000_idempotency_key_expiry', idempotencyKeyExpiry],
+  ['20261201010000_result_task_id_type', resultTaskIdType],
 ]
 
 export interface MigrateOptions {

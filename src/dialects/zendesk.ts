@@ -1,4 +1,4 @@
-// Zendesk's job_statuses API over the same store: GET /api/v2/job_statuses(.json), /{id}.json, /show_many.json.
+// Zendesk's job_statuses API over the same store: GET /api/v2/job_statuses, /{id} and /show_many, each with or without .json.
 import { Router, type Request, type RequestHandler } from 'express'
 import type { Knex } from 'knex'
 import { principalOf } from '../auth/authenticate'
@@ -23,8 +23,8 @@ export const ZENDESK_STATUS: Record<Status, string> = {
 const MAX_SHOW_MANY = 100
 
 function zendeskResult(result: ResultRow) {
-  // Zendesk's result ids are the records' numeric ids; a worker's non-numeric id stays a string.
-  const id = result.id !== null && /^\d{1,15}$/.test(result.id) ? Number(result.id) : result.id
+  // In the type the worker sent: Zendesk's own are the records' numeric ids.
+  const id = result.id !== null && result.idIsNumber ? Number(result.id) : result.id
   return { id, action: result.action, success: result.success, status: result.status, errors: result.errors ?? '', title: result.title }
 }
 
@@ -87,7 +87,8 @@ export function zendeskRoutes({ db, baseUrl, throttle, bearer, rateLimit, unavai
     })
   })
 
-  router.get('/api/v2/job_statuses/show_many.json', async (req, res) => {
+  // Zendesk answers each path with and without .json alike.
+  router.get(['/api/v2/job_statuses/show_many.json', '/api/v2/job_statuses/show_many'], async (req, res) => {
     const raw = valuesOf(parseQueryString(req.originalUrl), 'ids')[0]
     const ids = raw?.split(',').map((id) => id.trim()).filter(Boolean) ?? []
     if (ids.length === 0 || ids.length > MAX_SHOW_MANY) throw new InvalidParameter('ids', `ids must list 1 to ${MAX_SHOW_MANY} job status ids, separated by commas`)
@@ -99,7 +100,7 @@ export function zendeskRoutes({ db, baseUrl, throttle, bearer, rateLimit, unavai
     send(res, { job_statuses: await renderAll(ordered) })
   })
 
-  router.get('/api/v2/job_statuses/:id.json', async (req, res) => {
+  router.get(['/api/v2/job_statuses/:id.json', '/api/v2/job_statuses/:id'], async (req, res) => {
     const id = parseId(req.params.id as string)
     const row = id === undefined ? undefined : await scoped(req).where({ id }).first(COLUMNS)
     if (!row) throw new NotFound()

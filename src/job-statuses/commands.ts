@@ -38,6 +38,8 @@ export interface JobStatusChanges {
 
 export interface NewResult {
   id?: string | null
+  /** Whether the worker sent `id` as a JSON number. */
+  idIsNumber?: boolean
   action?: string | null
   success?: boolean | null
   status?: string | null
@@ -171,6 +173,7 @@ export async function appendResults(
         results.slice(i, i + 1000).map((result) => ({
           job_status_id: id,
           task_id: result.id ?? null,
+          task_id_is_number: result.idIsNumber === true,
           action: result.action ?? null,
           success: result.success ?? null,
           status: result.status ?? null,

@@ -202,6 +202,8 @@ export async function pageResults(db: Knex, jobStatusId: string, offset: number,
 
 export interface ResultRow {
   id: string | null
+  /** Whether the worker sent the task id as a JSON number (Zendesk gives it back that way). */
+  idIsNumber: boolean
   action: string | null
   success: boolean | null
   status: string | null
@@ -212,6 +214,7 @@ export interface ResultRow {
 function toResult(row: Record<string, unknown>): ResultRow {
   return {
     id: (row.task_id as string | null) ?? null,
+    idIsNumber: row.task_id_is_number === true,
     action: (row.action as string | null) ?? null,
     success: (row.success as boolean | null) ?? null,
     status: (row.status as string | null) ?? null,

@@ -30,7 +30,8 @@ export const jobStatusResource: ResourceType<JobStatusWithResults> = {
     kind: (row) => row.kind,
     outputs: (row) => row.outputs ?? [],
     progress: (row) => row.progress,
-    results: (row) => row.results ?? [],
+    // The id as a string, as every surface but Zendesk's shows it.
+    results: (row) => (row.results ?? []).map(({ idIsNumber: _number, ...result }) => result),
     results_count: (row) => row.results_count,
     runtime: (row) => runtimeOf(row),
     total: (row) => row.total,

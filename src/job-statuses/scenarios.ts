@@ -17,7 +17,7 @@ interface DueRow {
 /** What one step does to a job, given where it is. */
 export function nextStep(row: DueRow): {
   changes: Record<string, unknown>
-  result?: { task_id: string; action: string; success: boolean; status: string; errors: unknown; title: string }
+  result?: { task_id: string; task_id_is_number: boolean; action: string; success: boolean; status: string; errors: unknown; title: string }
   /** Whether another step follows, one task's time later. */
   continues: boolean
 } {
@@ -36,7 +36,7 @@ export function nextStep(row: DueRow): {
             message: `Task ${task} failed`,
             errors: JSON.stringify({ base: [`Task ${task} failed`] }),
           },
-          result: { task_id: String(task), action: 'process', success: false, status: 'Failed', errors: `Task ${task} failed`, title: `Task ${task}` },
+          result: { task_id: String(task), task_id_is_number: true, action: 'process', success: false, status: 'Failed', errors: `Task ${task} failed`, title: `Task ${task}` },
           continues: false,
         }
       }
@@ -48,7 +48,7 @@ export function nextStep(row: DueRow): {
           message: `Finished task ${task} of ${scenario.total}`,
           ...(task >= scenario.total ? { status: 'completed', completed_at: ':now' } : {}),
         },
-        result: { task_id: String(task), action: 'process', success: true, status: 'Completed', errors: '', title: `Task ${task}` },
+        result: { task_id: String(task), task_id_is_number: true, action: 'process', success: true, status: 'Completed', errors: '', title: `Task ${task}` },
         continues: task < scenario.total,
       }
     case 'stopping':

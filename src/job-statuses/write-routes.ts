@@ -122,7 +122,7 @@ function resultsOf(req: Request): NewResult[] {
       throw new InvalidAttribute(`/data/${i}/${name}`, `${name} must be a string`)
     }
     if (r.success !== undefined && r.success !== null && typeof r.success !== 'boolean') throw new InvalidAttribute(`/data/${i}/success`, 'success must be true or false')
-    return { id: text('id'), action: text('action'), success: (r.success as boolean | undefined) ?? null, status: text('status'), errors: r.errors ?? null, title: text('title') }
+    return { id: text('id'), idIsNumber: typeof r.id === 'number', action: text('action'), success: (r.success as boolean | undefined) ?? null, status: text('status'), errors: r.errors ?? null, title: text('title') }
   })
 }
 
