@@ -37,7 +37,7 @@ export async function ensureDemo(db: Knex, now: () => Date): Promise<Demo> {
       const organizationId = await createOrganization(trx, { name: 'Demo Church', demo: true })
       const personId = await createPerson(trx, organizationId, { name: 'Demo Person', email: DEMO_EMAIL })
       const personalAccessToken = await createPersonalAccessToken(trx, personId)
-      await insertJobStatuses(trx, organizationId, DEMO_JOB_STATUSES)
+      await insertJobStatuses(trx, organizationId, DEMO_JOB_STATUSES, { createdBy: personId })
       demo = { organizationId, personId, personalAccessToken }
     }
     const applicationId = await findOrCreateCommandLineApplication(trx)

@@ -40,7 +40,7 @@ describe(`the command-line tool (${backend})`, () => {
     const app = await cli('app', 'create', '--name', 'My App', '--redirect-uri', 'http://localhost:4000/cb', '--redirect-uri', 'http://localhost:4000/cb2')
     const [, clientId, clientSecret] = /^client_id: ([0-9a-f]{64})\nclient_secret: ([0-9a-f]{64})$/.exec(app.stdout) ?? []
     assert.ok(clientId && clientSecret, app.stdout)
-    const jobs = await cli('jobs', 'insert', '--org', org.stdout, '--count', '250')
+    const jobs = await cli('jobs', 'insert', '--org', org.stdout, '--count', '250', '--person', person.stdout)
     assert.match(jobs.stdout, /^inserted 250 job statuses in [\d.]+ s$/)
 
     const scenario = await cli('jobs', 'scenario', '--person', person.stdout, '--duration', '1', '--total', '3')
@@ -75,6 +75,9 @@ describe(`the command-line tool (${backend})`, () => {
         [org.stdout],
       )
       assert.deepEqual(Object.values(broken).map(Number), [0, 0, 0, 0, 0, 0, 0, 0], JSON.stringify(broken))
+      // Created by the person --person named: Xplenty's owner.
+      const owners = await server.db('job_statuses').where({ organization_id: org.stdout }).distinct('created_by')
+      assert.deepEqual(owners.map((row: { created_by: string | number }) => String(row.created_by)), [person.stdout])
       const statuses = new Set(list.json.data.map((row: { attributes: { status: string } }) => row.attributes.status))
       assert.deepEqual([...statuses].sort(), ['completed', 'failed', 'killed', 'queued', 'stopping', 'working'])
       const organization = await request(server.url, '/calendar/v2', { basic: { appId, secret } })

@@ -158,4 +158,46 @@ describe('Xplenty', () => {
     assert.equal((await get(`/${a.organizationId}/api/jobs/${b.completed}`, a.key.secret)).status, 404)
     assert.equal((await get(`/${a.organizationId}/api/jobs`, a.key.secret, 'text/html')).status, 406)
   })
+
+  it('refuses another version of its media type like another media type, in the media type of its successes', async () => {
+    const a = await account()
+    for (const accept of ['application/vnd.xplenty+json; version=1', 'application/vnd.xplenty+json; version=3, text/html']) {
+      const refused = await get(`/${a.organizationId}/api/jobs`, a.key.secret, accept)
+      assert.equal(refused.status, 406, accept)
+      assert.equal(refused.headers.get('content-type'), 'application/vnd.xplenty+json; version=2')
+    }
+    for (const accept of ['application/vnd.xplenty+json', 'application/vnd.xplenty+json; version=1, application/vnd.xplenty+json; version=2', '*/*']) {
+      assert.equal((await get(`/${a.organizationId}/api/jobs`, a.key.secret, accept)).status, 200, accept)
+    }
+    const unauthorized = await get(`/${a.organizationId}/api/jobs`, 'nope')
+    assert.equal(unauthorized.headers.get('content-type'), 'application/vnd.xplenty+json; version=2')
+  })
+
+  it('filters the list by Xplenty status and sorts it by created or updated, either way', async () => {
+    const a = await account()
+    await server.db('job_statuses').where({ id: a.completed }).update({ updated_at: new Date('2030-01-01T00:00:00Z') })
+    const ids = async (query: string) => ((await (await get(`/${a.organizationId}/api/jobs?${query}`, a.key.secret)).json()) as Array<{ id: number }>).map((job) => job.id)
+    assert.deepEqual(await ids('status=completed'), [Number(a.completed)])
+    assert.deepEqual(await ids('status=stopped'), [Number(a.killed)])
+    assert.deepEqual(await ids('status=idle'), [])
+    assert.deepEqual(await ids('sort=created&direction=asc'), [Number(a.completed), Number(a.stopping), Number(a.killed)])
+    assert.deepEqual((await ids('sort=updated&direction=desc'))[0], Number(a.completed))
+    const bad = await get(`/${a.organizationId}/api/jobs?status=done`, a.key.secret)
+    assert.equal(bad.status, 400)
+    assert.match(((await bad.json()) as { message: string }).message, /status must be one of all, idle/)
+  })
+
+  it('names the person who created a job as its owner and creator, from the write API as from the command-line tool', async () => {
+    const a = await account()
+    const jobsToken = await createToken(server.db, a.personId, { scopes: ['jobs'] })
+    const created = await fetch(`${server.url}/jobs/v1/job_statuses`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${jobsToken}`, 'Content-Type': 'application/vnd.api+json' },
+      body: JSON.stringify({ data: { type: 'JobStatus', attributes: {} } }),
+    })
+    const { data } = (await created.json()) as { data: { id: string } }
+    const job = (await (await get(`/${a.organizationId}/api/jobs/${data.id}`, a.key.secret)).json()) as { owner_id: number; creator: { id: number; display_name: string } }
+    assert.equal(job.owner_id, Number(a.personId))
+    assert.deepEqual([job.creator.id, job.creator.display_name], [Number(a.personId), 'Agent Smith'])
+  })
 })

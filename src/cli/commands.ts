@@ -142,17 +142,23 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: 'jobs insert',
-    synopsis: '--org ID --count N',
+    synopsis: '--org ID --count N [--person ID]',
     summary: 'insert N job statuses spread over every status',
-    help: 'Inserts N job statuses into organization ID, spread over every status, for trying the API at scale. Shows its progress on stderr.',
-    options: ['org', 'count'],
+    help: 'Inserts N job statuses into organization ID, spread over every status, for trying the API at scale, created by person ID when given (Xplenty shows them as the owner). Shows its progress on stderr.',
+    options: ['org', 'count', 'person'],
     run: async (db, values) => {
       const org = required(values, 'org')
       const count = positiveInteger(values, 'count')
       await exists(db, 'organizations', org)
+      const person = values.person
+      if (person !== undefined) {
+        await exists(db, 'people', person)
+        const owner = await db('people').where({ id: person }).first('organization_id')
+        if (String(owner.organization_id) !== org) throw new UsageError(`person ${person} is not in organization ${org}`)
+      }
       const started = Date.now()
       const bar = progress('rows', count)
-      await insertJobStatuses(db, org, count, (done) => bar.update(done))
+      await insertJobStatuses(db, org, count, { createdBy: person, onProgress: (done) => bar.update(done) })
       bar.finish()
       return `inserted ${count} job statuses in ${((Date.now() - started) / 1000).toFixed(1)} s`
     },

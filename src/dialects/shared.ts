@@ -84,7 +84,8 @@ export function dialectErrors(contentType: string, body: (error: ApiError) => un
     const apiError = toApiError(error, unavailableRetryAfter)
     // Faults go to the one renderer, which logs them.
     if (apiError.status >= 500) return next(error)
-    res.status(apiError.status).set(apiError.headers).set('Content-Type', contentType).send(JSON.stringify(body(apiError)))
+    // A Buffer, so Express appends no charset: an error carries exactly the successes' media type.
+    res.status(apiError.status).set(apiError.headers).set('Content-Type', contentType).send(Buffer.from(JSON.stringify(body(apiError))))
   }
 }
 

@@ -3,9 +3,9 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import type { Knex } from 'knex'
 import { principalOf } from '../auth/authenticate'
 import type { FailureThrottle } from '../auth/failure-throttle'
-import { NotAcceptable, NotFound, Unauthorized, type ApiError } from '../jsonapi/errors'
+import { InvalidParameter, NotAcceptable, NotFound, Unauthorized, type ApiError } from '../jsonapi/errors'
 import { formatTimestamp, parseId } from '../jsonapi/format'
-import { parseQueryString } from '../jsonapi/query-string'
+import { parseQueryString, valuesOf, type QueryPairs } from '../jsonapi/query-string'
 import type { Status } from '../job-statuses/lifecycle'
 import { COLUMNS, fromDatabase, type JobStatusRow } from '../job-statuses/query'
 import { runtimeOf } from '../job-statuses/resource'
@@ -21,6 +21,37 @@ export const XPLENTY_STATUS: Record<Status, string> = {
   completed: 'completed',
   failed: 'failed',
   killed: 'stopped',
+}
+
+/** Xplenty's statuses a job here can be in, back onto this store's; the others (idle, pending, pending_stoppage) match none. */
+const FROM_XPLENTY = new Map<string, Status[]>(
+  ['idle', 'pending', 'queued', 'running', 'completed', 'failed', 'pending_stoppage', 'stopping', 'stopped'].map((name) => [
+    name,
+    (Object.keys(XPLENTY_STATUS) as Status[]).filter((status) => XPLENTY_STATUS[status] === name),
+  ]),
+)
+const SORTS: Record<string, string> = { created: 'created_at', updated: 'updated_at' }
+
+/** One of `allowed` (or `fallback` when absent); anything else is a 400 naming the parameter. */
+function choice(pairs: QueryPairs, name: string, allowed: readonly string[], fallback: string): string {
+  const value = valuesOf(pairs, name)[0] ?? fallback
+  if (!allowed.includes(value)) throw new InvalidParameter(name, `${name} must be one of ${allowed.join(', ')}`)
+  return value
+}
+
+/**
+ * Whether an Accept header lets this server answer: Xplenty's media type at version 2 (or with no
+ * version), or a wildcard. Asking for another version is as unacceptable as another media type.
+ */
+export function acceptsXplenty(accept: string | undefined): boolean {
+  if (accept === undefined || accept.trim() === '') return true
+  return accept.split(',').some((range) => {
+    const [type = '', ...parameters] = range.split(';').map((part) => part.trim().toLowerCase())
+    if (type === '*/*' || type === 'application/*') return true
+    if (type !== 'application/vnd.xplenty+json') return false
+    const version = parameters.find((parameter) => parameter.startsWith('version='))?.slice('version='.length)
+    return version === undefined || version === '2'
+  })
 }
 
 function errorsText(errors: unknown): string {
@@ -95,11 +126,7 @@ export function xplentyRoutes({ db, baseUrl, throttle, bearer, rateLimit, unavai
 
   router.use(path, (req, _res, next) => {
     // Xplenty requires its versioned media type; a client that accepts only something else is told so.
-    const accept = req.headers.accept
-    if (accept && !/application\/vnd\.xplenty\+json|\*\/\*|application\/\*/.test(accept)) {
-      return next(new NotAcceptable(XPLENTY_MEDIA_TYPE))
-    }
-    next()
+    next(acceptsXplenty(req.headers.accept) ? undefined : new NotAcceptable(XPLENTY_MEDIA_TYPE))
   })
   // The API key is the user name of HTTP Basic, with an empty password.
   router.use(path, dialectAuthentication(bearer, throttle, ({ user }) => personByKey(db, user), () => new Unauthorized(undefined)), rateLimit)
@@ -109,7 +136,13 @@ export function xplentyRoutes({ db, baseUrl, throttle, bearer, rateLimit, unavai
     const pairs = parseQueryString(req.originalUrl)
     const limit = countParameter(pairs, 'limit', { fallback: 20, min: 1, max: 100 })
     const offset = countParameter(pairs, 'offset', { fallback: 0, min: 0, max: Number.MAX_SAFE_INTEGER })
-    const rows = (await db('job_statuses').where({ organization_id: accountId }).select(COLUMNS).orderBy('id', 'desc').limit(limit).offset(offset)).map(fromDatabase)
+    const status = choice(pairs, 'status', ['all', ...FROM_XPLENTY.keys()], 'all')
+    const sort = choice(pairs, 'sort', Object.keys(SORTS), 'created')
+    const direction = choice(pairs, 'direction', ['asc', 'desc'], 'desc')
+    const query = db('job_statuses').where({ organization_id: accountId })
+    if (status !== 'all') query.whereIn('status', FROM_XPLENTY.get(status)!)
+    // id breaks ties, in the same direction: a total order, so pages never overlap.
+    const rows = (await query.select(COLUMNS).orderBy(SORTS[sort]!, direction).orderBy('id', direction).limit(limit).offset(offset)).map(fromDatabase)
     const people = await creators(rows)
     send(res, rows.map((row) => render(row, accountId, row.created_by ? people.get(row.created_by) : undefined)))
   })

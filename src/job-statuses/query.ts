@@ -235,15 +235,21 @@ const BULK_CHUNK = 20_000
  * generate_series: one statement per 20,000 rows instead of a round trip per row, and
  * `onProgress` told the rows done after each.
  */
-export async function insertJobStatuses(db: Knex, organizationId: string, count: number, onProgress?: (done: number) => void): Promise<void> {
+export interface BulkInsertOptions {
+  /** The person the jobs are created by (Xplenty's owner and creator); none by default. */
+  createdBy?: string
+  onProgress?: (done: number) => void
+}
+
+export async function insertJobStatuses(db: Knex, organizationId: string, count: number, { createdBy, onProgress }: BulkInsertOptions = {}): Promise<void> {
   for (let done = 0; done < count; done += BULK_CHUNK) {
     const size = Math.min(BULK_CHUNK, count - done)
     // Consistent as a real job's would be: created ≤ started ≤ completed or failed ≤ now; a job that
     // works through tasks has a total, and its progress matches its message.
     await db.raw(
-      `INSERT INTO job_statuses (organization_id, status, message, errors, retries, total, progress,
+      `INSERT INTO job_statuses (organization_id, created_by, status, message, errors, retries, total, progress,
                                  created_at, started_at, completed_at, failed_at, updated_at)
-       SELECT :organizationId,
+       SELECT :organizationId, :createdBy::bigint,
               s.status,
               CASE s.status
                 WHEN 'queued' THEN 'Waiting for a worker'
@@ -275,7 +281,7 @@ export async function insertJobStatuses(db: Knex, organizationId: string, count:
        FROM generate_series(:from::bigint, :to::bigint) AS g,
             LATERAL (SELECT (ARRAY['queued','working','stopping','completed','failed','killed'])[1 + (g % 6)::int] AS status) AS s,
             LATERAL (SELECT now() - make_interval(secs => (:total - g) * 37 + 60) AS created_at) AS t`,
-      { organizationId, total: count, from: done + 1, to: done + size },
+      { organizationId, createdBy: createdBy ?? null, total: count, from: done + 1, to: done + size },
     )
     onProgress?.(done + size)
   }
