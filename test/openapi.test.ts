@@ -215,3 +215,86 @@ describe('live responses match the document', () => {
     assert.deepEqual(operations.filter((operation) => !exercised.has(operation)), [])
   })
 })
+
+describe('the document’s security is what the server does', () => {
+  it('every operation answers each documented way of authenticating, and refuses none at all', async () => {
+    const tenant = await createTenant(server.db)
+    const email = `contract-${tenant.organizationId}@example.org`
+    await server.db('people').where({ id: tenant.personId }).update({ email })
+    const job = await insertJobStatus(server.db, tenant.organizationId)
+    const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
+    /** The Authorization header for a requirement; null where it does not apply to this server (METRICS_TOKEN unset). */
+    const credentialsFor = async (requirement: Record<string, string[]>): Promise<string | undefined | null> => {
+      const [scheme, scopes] = Object.entries(requirement)[0] ?? []
+      switch (scheme) {
+        case undefined:
+          return undefined
+        case 'oauth2':
+          return `Bearer ${await createToken(server.db, tenant.personId, { scopes: scopes! })}`
+        case 'personalAccessToken':
+          return basic(tenant.pat.appId, tenant.pat.secret)
+        case 'zendeskBasic':
+          return basic(`${email}/token`, tenant.pat.secret)
+        case 'xplentyApiKey':
+          return basic(tenant.pat.secret, '')
+        case 'metricsToken':
+          return null
+        default:
+          throw new Error(`no credentials for ${scheme}: add them here`)
+      }
+    }
+    const fill = (path: string) =>
+      path.replace('{account_id}', tenant.organizationId).replace(/\{(id|job_id)\}/g, job)
+    let checked = 0
+    for (const [path, operations] of Object.entries(document.paths as Record<string, Record<string, Json>>)) {
+      if (path.startsWith('/oauth/')) continue // RFC 6749's own client authentication, tested in oauth.test.ts
+      for (const [method, operation] of Object.entries(operations)) {
+        if (!METHODS.includes(method)) continue
+        const security: Array<Record<string, string[]>> = operation.security ?? document.security ?? []
+        const send = async (authorization: string | undefined) => {
+          const reply = await fetch(`${server.url}${fill(path)}`, {
+            method: method.toUpperCase(),
+            headers: { ...(authorization ? { Authorization: authorization } : {}), ...(method === 'get' ? {} : { 'Content-Type': 'application/vnd.api+json' }) },
+            body: method === 'get' ? undefined : '{}',
+          })
+          // An event stream never ends by itself: the status is all this needs.
+          await reply.body?.cancel()
+          return reply.status
+        }
+        for (const requirement of security) {
+          const authorization = await credentialsFor(requirement)
+          if (authorization === null) continue
+          const status = await send(authorization)
+          assert.ok(status !== 401 && status !== 403, `${method.toUpperCase()} ${path} with ${JSON.stringify(requirement)} answered ${status}`)
+          checked += 1
+        }
+        if (security.length > 0 && !security.some((requirement) => Object.keys(requirement).length === 0)) {
+          assert.equal(await send(undefined), 401, `${method.toUpperCase()} ${path} answered without credentials`)
+        }
+      }
+    }
+    assert.ok(checked > 20, `only ${checked} requirements checked`)
+  })
+
+  it('every documented whole-number query parameter is read: a word there is a 400 naming it', async () => {
+    const tenant = await createTenant(server.db)
+    const token = await createToken(server.db, tenant.personId, { scopes: ['calendar', 'jobs'] })
+    const job = await insertJobStatus(server.db, tenant.organizationId)
+    let checked = 0
+    for (const [path, operations] of Object.entries(document.paths as Record<string, Record<string, Json>>)) {
+      const get = operations.get
+      if (!get || !path.startsWith('/calendar/') && !path.startsWith('/jobs/')) continue
+      const parameters = [...(operations.parameters ?? []), ...(get.parameters ?? [])].map((parameter: Json) =>
+        parameter.$ref ? parameter.$ref.split('/').reduce((node: Json, key: string) => (key === '#' ? document : node[key]), null) : parameter,
+      )
+      for (const parameter of parameters) {
+        if (parameter.in !== 'query' || parameter.schema?.type !== 'integer') continue
+        const reply = await request(server.url, `${path.replace('{id}', job)}?${parameter.name}=many`, { token })
+        assert.equal(reply.status, 400, `${path} ?${parameter.name}=many answered ${reply.status}`)
+        assert.equal(reply.json.errors[0].source?.parameter, parameter.name, path)
+        checked += 1
+      }
+    }
+    assert.ok(checked >= 3, `only ${checked} parameters checked`)
+  })
+})

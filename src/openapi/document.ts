@@ -477,7 +477,7 @@ function components(baseUrl: string) {
 }
 
 const CALENDAR_SECURITY = [{ oauth2: ['calendar'] }, { personalAccessToken: [] }]
-const JOBS_SECURITY = [{ oauth2: ['jobs'] }]
+const JOBS_SECURITY = [{ oauth2: ['jobs'] }, { personalAccessToken: [] }]
 
 function pcoOk(schema: string, description: string) {
   return { ...json(ref(schema), description), headers: { ...PCO_HEADERS, ETag: { $ref: '#/components/headers/ETag' } } }
