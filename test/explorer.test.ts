@@ -165,7 +165,7 @@ describe('the API explorer in Chromium', { skip }, () => {
     // Copy as curl: the line works in a terminal and answers the same job.
     await page.getByRole('button', { name: 'Copy as curl' }).click()
     const line = (await page.evaluate('navigator.clipboard.readText()')) as string
-    assert.match(line, /^curl -i -H 'Authorization: Bearer [^']+' -H 'Accept: application\/vnd.api\+json' 'http:\/\/[^']+'$/)
+    assert.match(line, /^curl -g -i -H 'Authorization: Bearer [^']+' -H 'Accept: application\/vnd.api\+json' 'http:\/\/[^']+'$/)
     const { stdout } = await promisify(execFile)('sh', ['-c', line])
     assert.match(stdout, /^HTTP\/1\.1 200 OK/)
     assert.equal(JSON.parse(stdout.slice(stdout.indexOf('\r\n\r\n') + 4)).data.id, job.id)
@@ -225,6 +225,13 @@ describe('the API explorer in Chromium', { skip }, () => {
     assert.equal(await act(page, () => page.getByLabel('per_page').press('Enter'), '/calendar/v2/job_statuses?per_page=10&where[status]=failed&fields[JobStatus]=status'), '200 OK')
     assert.deepEqual(await shownRowIds(page), [failed])
     assert.deepEqual(await page.locator('#rows thead th').allTextContents(), ['id', 'status'])
+    // Copied as curl, the filtered URL's brackets reach the server as written, run in sh.
+    await page.getByRole('button', { name: 'Copy as curl' }).click()
+    const line = (await page.evaluate('navigator.clipboard.readText()')) as string
+    assert.match(line, /^curl -g /)
+    const { stdout } = await promisify(execFile)('sh', ['-c', line])
+    assert.match(stdout, /^HTTP\/1\.1 200 OK/)
+    assert.deepEqual(JSON.parse(stdout.slice(stdout.indexOf('\r\n\r\n') + 4)).data.map((row: { id: string }) => row.id), [failed])
 
     // "]" is the next page; "[" the previous one.
     await act(page, () => page.getByRole('button', { name: 'Clear' }).click(), '/calendar/v2/job_statuses')

@@ -182,7 +182,8 @@ function curlLine(url, credentials, masked) {
     credentials.kind === 'bearer'
       ? `-H ${shellQuote(`Authorization: Bearer ${hide(credentials.token)}`)}`
       : `-u ${shellQuote(`${credentials.appId}:${hide(credentials.secret)}`)}`
-  return `curl -i ${auth} -H 'Accept: application/vnd.api+json' ${shellQuote(url)}`
+  // -g: curl would read the brackets of where[status]=… and fields[JobStatus]=… as a glob.
+  return `curl -g -i ${auth} -H 'Accept: application/vnd.api+json' ${shellQuote(url)}`
 }
 
 // ---- JSON view ------------------------------------------------------------------------------
