@@ -264,6 +264,56 @@ describe('the API explorer in Chromium', { skip }, () => {
     await context.close()
   })
 
+  it('creates a job from the documented example, moves it, and watches it live', async () => {
+    const { context, page, hosts } = await newContext({ width: 1280, height: 900 })
+    await page.goto(`${server.url}/explorer/`)
+    await page.getByLabel('Application ID').fill(person.pat.appId)
+    await page.getByLabel('Secret').fill(person.pat.secret)
+    assert.equal(await act(page, () => page.getByLabel('Secret').press('Enter'), '/calendar/v2'), '200 OK')
+
+    // POST: the editor fills with the OpenAPI document's example for the operation.
+    await page.getByLabel('Path').fill('/jobs/v1/job_statuses')
+    await page.getByLabel('Method').selectOption('POST')
+    const editor = page.getByLabel('Request body (JSON)')
+    await page.waitForFunction("document.getElementById('body-input').value.includes('Waiting for a worker')")
+    const example = JSON.parse(await editor.inputValue())
+    const documented = (await request(server.url, '/openapi.json')).json.paths['/jobs/v1/job_statuses'].post.requestBody.content['application/vnd.api+json'].example
+    assert.deepEqual(example, documented)
+    await page.getByLabel('Idempotency-Key').fill('explorer-create-1')
+    assert.equal(await act(page, () => page.getByRole('button', { name: 'Send', exact: true }).click()), '201 Created')
+    const id = (await page.locator('#record dd[data-attribute="id"]').textContent())!
+    assert.equal(await page.locator('#record dd[data-attribute="message"]').textContent(), 'Waiting for a worker')
+    // The same key again answers the first answer and writes nothing.
+    assert.equal(await act(page, () => page.getByRole('button', { name: 'Send', exact: true }).click()), '201 Created')
+    assert.equal(await page.locator('#record dd[data-attribute="id"]').textContent(), id)
+    assert.equal(Number((await server.db('job_statuses').where({ organization_id: person.organizationId, message: 'Waiting for a worker' }).count({ n: '*' }))[0]!.n), 1)
+    // Copied as curl, the write runs in sh too (with another key, so it writes a second job).
+    await page.getByLabel('Idempotency-Key').fill('explorer-create-2')
+    assert.equal(await act(page, () => page.getByRole('button', { name: 'Send', exact: true }).click()), '201 Created')
+    await page.getByRole('button', { name: 'Copy as curl' }).click()
+    const line = (await page.evaluate('navigator.clipboard.readText()')) as string
+    assert.match(line, /^curl -g -i -X POST -H 'Content-Type: application\/vnd.api\+json' --data '/)
+    const { stdout } = await promisify(execFile)('sh', ['-c', line])
+    assert.match(stdout, /^HTTP\/1\.1 201 Created/)
+
+    // Open the job last created (GET), watch it, and move it from the explorer: each change arrives as an event.
+    const latest = (await page.locator('#record dd[data-attribute="id"]').textContent())!
+    assert.notEqual(latest, id)
+    assert.equal(await act(page, () => page.locator('#record a', { hasText: `/jobs/v1/job_statuses/${latest}` }).first().click(), `/jobs/v1/job_statuses/${latest}`), '200 OK')
+    await page.getByRole('button', { name: 'Watch events' }).click()
+    await page.locator('#events li', { hasText: 'queued' }).waitFor()
+    await page.getByLabel('Path').fill(`/jobs/v1/job_statuses/${latest}/transitions`)
+    await page.getByLabel('Method').selectOption('POST')
+    await page.waitForFunction("document.getElementById('body-input').value.includes('working')")
+    assert.equal(await act(page, () => page.getByRole('button', { name: 'Send', exact: true }).click()), '200 OK')
+    await page.locator('#events li', { hasText: 'working' }).waitFor()
+    await shot(page, 'desktop-8-write-and-watch')
+    await page.getByRole('button', { name: 'Stop watching' }).click()
+
+    assert.deepEqual([...hosts], [new URL(server.url).host], 'the page asked a host other than the server')
+    await context.close()
+  })
+
   it('follows the server’s links and signs in when opened as localhost', async () => {
     const { context, page, hosts } = await newContext({ width: 1280, height: 900 })
     const localhost = server.url.replace('127.0.0.1', 'localhost')

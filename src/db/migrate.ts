@@ -9,6 +9,7 @@ import * as explorerApplication from '../../db/migrations/20261124050000_explore
 import * as jobStatusRevisions from '../../db/migrations/20261124060000_job_status_revisions'
 import * as idempotencyKeyExpiry from '../../db/migrations/20261201000000_idempotency_key_expiry'
 import * as resultTaskIdType from '../../db/migrations/20261201010000_result_task_id_type'
+import * as explorerJobsScope from '../../db/migrations/20261201020000_explorer_jobs_scope'
 
 interface Migration {
   up(db: Knex): Promise<void>
@@ -25,6 +26,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261124060000_job_status_revisions', jobStatusRevisions],
   ['20261201000000_idempotency_key_expiry', idempotencyKeyExpiry],
   ['20261201010000_result_task_id_type', resultTaskIdType],
+  ['20261201020000_explorer_jobs_scope', explorerJobsScope],
 ]
 
 export interface MigrateOptions {

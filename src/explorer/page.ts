@@ -58,11 +58,26 @@ export function explorerPage({ clientId, baseUrl }: { clientId: string; baseUrl:
 
 <section id="workspace" class="workspace" hidden>
   <form id="request-form" class="request-bar" aria-label="Request">
-    <span class="method" aria-label="Method">GET</span>
+    <label class="visually-hidden" for="method-input">Method</label>
+    <select id="method-input" name="method" class="method">
+      <option>GET</option><option>POST</option><option>PATCH</option><option>DELETE</option>
+    </select>
     <label class="visually-hidden" for="path-input">Path</label>
     <input id="path-input" name="path" spellcheck="false" autocomplete="off" aria-describedby="keys">
     <button type="submit" class="primary">Send</button>
   </form>
+  <div id="write-box" class="panel write-box" hidden>
+    <label for="body-input">Request body (JSON)</label>
+    <textarea id="body-input" rows="8" spellcheck="false" autocomplete="off"></textarea>
+    <div class="grid">
+      <label>Idempotency-Key <input id="idempotency-key" autocomplete="off" spellcheck="false" placeholder="any text: a retry with it writes nothing twice"></label>
+      <button id="fill-example" type="button">Fill in the example</button>
+    </div>
+  </div>
+  <div id="watch-box" class="panel watch-box" hidden>
+    <button id="watch" type="button">Watch events</button>
+    <ol id="events" class="events" aria-live="polite"></ol>
+  </div>
   <p id="keys" class="keys">Keys: <kbd>/</kbd> edit the path · <kbd>[</kbd> previous page · <kbd>]</kbd> next page · <kbd>Enter</kbd> on a fold opens or closes it</p>
 
   <form id="list-form" class="panel list-form" hidden aria-label="Job status list parameters">

@@ -503,7 +503,11 @@ function jobsOperation(summary: string, operationId: string, extra: Schema = {},
   }
 }
 
-const body = (schema: string) => ({ required: true, content: { 'application/vnd.api+json': { schema: ref(schema) }, 'application/json': { schema: ref(schema) } } })
+/** A JSON body of `schema`, with an example the explorer fills its editor with. */
+const body = (schema: string, example: unknown) => ({
+  required: true,
+  content: { 'application/vnd.api+json': { schema: ref(schema), example }, 'application/json': { schema: ref(schema), example } },
+})
 
 function paths() {
   const idPath = { parameters: [parameter('JobStatusId')] }
@@ -601,16 +605,16 @@ function paths() {
       get: { tags: ['Reference'], summary: 'This document', operationId: 'getOpenApiJson', security: [], responses: { '200': json({ type: 'object' }, 'OpenAPI 3.1', 'application/json') } },
     },
     '/jobs/v1/job_statuses': {
-      post: jobsOperation('Create a job', 'createJob', { parameters: [parameter('IdempotencyKey')], requestBody: body('JobCreate'), responses: { '422': response('Unprocessable') } }, '201'),
+      post: jobsOperation('Create a job', 'createJob', { parameters: [parameter('IdempotencyKey')], requestBody: body('JobCreate', { data: { type: 'JobStatus', attributes: { kind: 'import', total: 10, message: 'Waiting for a worker' } } }), responses: { '422': response('Unprocessable') } }, '201'),
     },
     '/jobs/v1/job_statuses/{id}': {
       ...idPath,
       get: jobsOperation('Read a job, with every attribute and its results', 'getJob'),
-      patch: jobsOperation('Change a job (not its status)', 'updateJob', { requestBody: body('JobUpdate') }),
+      patch: jobsOperation('Change a job (not its status)', 'updateJob', { requestBody: body('JobUpdate', { data: { type: 'JobStatus', attributes: { message: 'Halfway there' } } }) }),
     },
     '/jobs/v1/job_statuses/{id}/progress': {
       ...idPath,
-      post: jobsOperation('Add to progress; concurrent reports add up', 'reportProgress', { requestBody: body('ProgressReport'), responses: { '409': response('Conflict') } }),
+      post: jobsOperation('Add to progress; concurrent reports add up', 'reportProgress', { requestBody: body('ProgressReport', { data: { attributes: { increment: 1, message: 'Finished a task' } } }), responses: { '409': response('Conflict') } }),
     },
     '/jobs/v1/job_statuses/{id}/results': {
       ...idPath,
@@ -631,13 +635,13 @@ function paths() {
       },
       post: jobsOperation('Append task results', 'appendResults', {
         parameters: [parameter('IdempotencyKey')],
-        requestBody: body('ResultsAppend'),
+        requestBody: body('ResultsAppend', { data: [{ id: 1, action: 'create', success: true, status: 'Created', title: 'Task 1' }] }),
         responses: { '409': response('Conflict'), '422': response('Unprocessable') },
       }),
     },
     '/jobs/v1/job_statuses/{id}/transitions': {
       ...idPath,
-      post: jobsOperation('Move the job through its lifecycle', 'transitionJob', { requestBody: body('Transition'), responses: { '409': response('Conflict') } }),
+      post: jobsOperation('Move the job through its lifecycle', 'transitionJob', { requestBody: body('Transition', { data: { attributes: { status: 'working' } } }), responses: { '409': response('Conflict') } }),
     },
     '/jobs/v1/job_statuses/{id}/events': {
       ...idPath,

@@ -1,6 +1,8 @@
 // @ts-check
-// The API explorer: signs in (OAuth with PKCE, or a pasted token), sends GET requests to this server
-// and shows each answer. It talks to this server's origin only; the page's policy forbids the rest.
+// The API explorer: signs in (OAuth with PKCE, or a pasted token), sends any documented request to this
+// server (GET by following links; POST, PATCH and DELETE with a JSON body the OpenAPI document's
+// example fills in), watches a job's event stream, and shows each answer. It talks to this server's
+// origin only; the page's policy forbids the rest.
 'use strict'
 
 /** @typedef {{ kind: 'bearer', token: string, via: 'oauth' | 'pasted' } | { kind: 'basic', appId: string, secret: string }} Credentials */
@@ -86,7 +88,7 @@ async function startOAuth() {
     client_id: document.body.dataset.clientId ?? '',
     redirect_uri: redirectUri(),
     response_type: 'code',
-    scope: 'calendar',
+    scope: 'calendar jobs',
     state,
     code_challenge: challenge,
     code_challenge_method: 'S256',
@@ -175,15 +177,122 @@ function shellQuote(text) {
   return `'${text.replace(/'/g, `'\\''`)}'`
 }
 
-/** @param {string} url @param {Credentials} credentials @param {boolean} masked */
-function curlLine(url, credentials, masked) {
+/** @typedef {{ method: string, body?: string, idempotencyKey?: string }} Sent */
+
+/** @param {string} url @param {Credentials} credentials @param {boolean} masked @param {Sent} [sent] */
+function curlLine(url, credentials, masked, sent = { method: 'GET' }) {
   const hide = /** @param {string} s */ (s) => (masked ? `${s.slice(0, 4)}…` : s)
   const auth =
     credentials.kind === 'bearer'
       ? `-H ${shellQuote(`Authorization: Bearer ${hide(credentials.token)}`)}`
       : `-u ${shellQuote(`${credentials.appId}:${hide(credentials.secret)}`)}`
+  const write = sent.method === 'GET' ? '' : ` -X ${sent.method}${sent.body === undefined ? '' : ` -H 'Content-Type: application/vnd.api+json' --data ${shellQuote(sent.body)}`}`
+  const key = sent.idempotencyKey ? ` -H ${shellQuote(`Idempotency-Key: ${sent.idempotencyKey}`)}` : ''
   // -g: curl would read the brackets of where[status]=… and fields[JobStatus]=… as a glob.
-  return `curl -g -i ${auth} -H 'Accept: application/vnd.api+json' ${shellQuote(url)}`
+  return `curl -g -i${write} ${auth}${key} -H 'Accept: application/vnd.api+json' ${shellQuote(url)}`
+}
+
+// ---- The documented operations ----------------------------------------------------------------
+
+/** @typedef {{ method: string, pattern: RegExp, example: unknown }} Operation */
+
+/** Every documented operation with its body's example, from the server's OpenAPI document. @type {Promise<Operation[]>} */
+const operations = fetch('/openapi.json', { credentials: 'omit' })
+  .then((response) => response.json())
+  .then((document) =>
+    Object.entries(/** @type {Record<string, Record<string, any>>} */ (document.paths)).flatMap(([template, methods]) =>
+      Object.entries(methods)
+        .filter(([method]) => ['get', 'post', 'patch', 'put', 'delete'].includes(method))
+        .map(([method, operation]) => ({
+          method: method.toUpperCase(),
+          pattern: new RegExp(`^${template.replace(/[.]/g, '\\.').replace(/\{[^}]+\}/g, '[^/?]+')}(\\?.*)?$`),
+          example: operation.requestBody?.content?.['application/vnd.api+json']?.example,
+        })),
+    ),
+  )
+  .catch(() => /** @type {Operation[]} */ ([]))
+
+/** The example body of the documented operation at `method` and `path`, as the editor shows it. @param {string} method @param {string} path */
+async function exampleFor(method, path) {
+  const operation = (await operations).find((candidate) => candidate.method === method && candidate.pattern.test(path))
+  return operation?.example === undefined ? '' : JSON.stringify(operation.example, null, 2)
+}
+
+/** The body editor is for methods that send one; the example fills it while it holds nothing of the person's. */
+async function syncWriteBox() {
+  const method = /** @type {HTMLSelectElement} */ (element('method-input')).value
+  const editor = /** @type {HTMLTextAreaElement} */ (element('body-input'))
+  element('write-box').hidden = method === 'GET'
+  if (method === 'GET') return
+  if (editor.value.trim() === '' || editor.dataset.example === editor.value) {
+    const example = await exampleFor(method, input('path-input').value.trim())
+    editor.value = example
+    editor.dataset.example = example
+  }
+}
+
+// ---- Watching a job -----------------------------------------------------------------------------
+
+/** @type {AbortController | undefined} */
+let watching
+
+function stopWatching() {
+  watching?.abort()
+  watching = undefined
+  button('watch').textContent = 'Watch events'
+}
+
+/** One event of a job's stream, as a line of the log. @param {string} data */
+function eventLine(data) {
+  try {
+    const attributes = JSON.parse(data).data?.attributes ?? {}
+    const progress = attributes.total ? ` · ${attributes.progress ?? 0} of ${attributes.total}` : ''
+    return `${attributes.status ?? '?'}${progress}${attributes.message ? ` · ${attributes.message}` : ''}`
+  } catch {
+    return data
+  }
+}
+
+/** Reads the job's Server-Sent Events with fetch (EventSource cannot send Authorization), until stopped or ended. @param {string} path */
+async function watch(path) {
+  const credentials = loadCredentials()
+  if (!credentials) return
+  stopWatching()
+  const controller = new AbortController()
+  watching = controller
+  button('watch').textContent = 'Stop watching'
+  const log = element('events')
+  log.replaceChildren()
+  try {
+    const response = await fetch(`${path}/events`, {
+      credentials: 'omit',
+      signal: controller.signal,
+      headers: { Accept: 'text/event-stream', Authorization: authorizationHeader(credentials) },
+    })
+    if (!response.ok || !response.body) {
+      log.append(make('li', { class: 'error-text' }, [`${response.status}: the stream could not be opened`]))
+      return
+    }
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
+    let buffer = ''
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) break
+      buffer += value
+      let end
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end)
+        buffer = buffer.slice(end + 2)
+        const data = block.split('\n').filter((line) => line.startsWith('data: ')).map((line) => line.slice(6)).join('\n')
+        if (data) log.append(make('li', {}, [`${new Date().toLocaleTimeString()} · ${eventLine(data)}`]))
+      }
+    }
+    log.append(make('li', { class: 'ended' }, ['The stream ended: the job is over.']))
+  } catch (error) {
+    if (!controller.signal.aborted) log.append(make('li', { class: 'error-text' }, [`The stream broke off: ${error instanceof Error ? error.message : String(error)}`]))
+  } finally {
+    if (watching === controller) stopWatching()
+  }
 }
 
 // ---- JSON view ------------------------------------------------------------------------------
@@ -228,7 +337,7 @@ function jsonValue(value, suffix = '') {
 // ---- Views of a document --------------------------------------------------------------------
 
 const STATUS_TEXT = /** @type {Record<number, string>} */ ({
-  200: 'OK', 304: 'Not Modified', 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 405: 'Method Not Allowed', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+  200: 'OK', 201: 'Created', 204: 'No Content', 304: 'Not Modified', 409: 'Conflict', 415: 'Unsupported Media Type', 422: 'Unprocessable Entity', 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 405: 'Method Not Allowed', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
 })
 
 /** What a person should do about a failure. @param {number} status @param {Headers} headers */
@@ -289,26 +398,38 @@ function readView(resource) {
 
 let sequence = 0
 
-/** @param {string} path */
-async function send(path) {
+/** @param {string} path @param {Sent} [sent] */
+async function send(path, sent = { method: 'GET' }) {
   const credentials = loadCredentials()
   if (!credentials) return render()
   const mine = ++sequence
   const url = new URL(path, location.origin).toString()
   input('path-input').value = path
+  if (sent.method === 'GET') {
+    /** @type {HTMLSelectElement} */ (element('method-input')).value = 'GET'
+    element('write-box').hidden = true
+    stopWatching()
+    element('events').replaceChildren()
+  }
+  // A stream being watched stays on screen while the job is moved from here.
+  element('watch-box').hidden = !watching && !(sent.method === 'GET' && /^\/jobs\/v1\/job_statuses\/[^/?]+$/.test(path))
   syncListForm(path)
   const response = element('response')
   response.setAttribute('aria-busy', 'true')
-  element('summary').textContent = `GET ${url} …`
+  element('summary').textContent = `${sent.method} ${url} …`
   const started = performance.now()
   /** @type {Response} */
   let answer
   try {
+    /** @type {Record<string, string>} */
+    const headers = { Accept: 'application/vnd.api+json', Authorization: authorizationHeader(credentials) }
+    if (sent.body !== undefined) headers['Content-Type'] = 'application/vnd.api+json'
+    if (sent.idempotencyKey) headers['Idempotency-Key'] = sent.idempotencyKey
     // credentials: 'omit' keeps the browser's own Basic prompt and cookies out of it; the header says who asks.
-    answer = await fetch(url, { credentials: 'omit', cache: 'no-store', headers: { Accept: 'application/vnd.api+json', Authorization: authorizationHeader(credentials) } })
+    answer = await fetch(url, { method: sent.method, credentials: 'omit', cache: 'no-store', headers, body: sent.body })
   } catch (error) {
     if (mine !== sequence) return
-    element('summary').textContent = `GET ${url} → no answer`
+    element('summary').textContent = `${sent.method} ${url} → no answer`
     showProblem(`The server could not be reached: ${error instanceof Error ? error.message : String(error)}`, undefined)
     answered(path, mine)
     return
@@ -323,7 +444,7 @@ async function send(path) {
   } catch {
     // Not JSON (Planning Center's HTTP Basic refusal is text/html): shown as it came.
   }
-  showAnswer(url, credentials, answer, body, elapsed)
+  showAnswer(url, credentials, answer, body, elapsed, sent)
   answered(path, mine)
 }
 
@@ -350,13 +471,13 @@ function showProblem(message, error) {
 }
 
 /**
- * @param {string} url @param {Credentials} credentials @param {Response} answer @param {unknown} body @param {number} elapsed
+ * @param {string} url @param {Credentials} credentials @param {Response} answer @param {unknown} body @param {number} elapsed @param {Sent} sent
  */
-function showAnswer(url, credentials, answer, body, elapsed) {
+function showAnswer(url, credentials, answer, body, elapsed, sent) {
   const statusText = answer.statusText || STATUS_TEXT[answer.status] || ''
   const summary = element('summary')
   summary.replaceChildren(
-    make('span', { class: 'method' }, ['GET']),
+    make('span', { class: 'method' }, [sent.method]),
     ' ',
     make('span', { class: 'url' }, [url]),
     ' ',
@@ -392,8 +513,9 @@ function showAnswer(url, credentials, answer, body, elapsed) {
   else view.replaceChildren()
 
   updatePager(body)
-  element('curl-line').textContent = curlLine(url, credentials, true)
+  element('curl-line').textContent = curlLine(url, credentials, true, sent)
   element('curl-line').dataset.url = url
+  element('curl-line').dataset.sent = JSON.stringify(sent)
   element('body').replaceChildren(...(typeof body === 'string' ? [make('pre', { class: 'raw' }, [body])] : jsonValue(body)))
 }
 
@@ -470,7 +592,7 @@ async function copyCurl() {
   const credentials = loadCredentials()
   const url = element('curl-line').dataset.url
   if (!credentials || !url) return
-  const line = curlLine(url, credentials, false)
+  const line = curlLine(url, credentials, false, JSON.parse(element('curl-line').dataset.sent ?? '{"method":"GET"}'))
   const copy = button('copy-curl')
   try {
     await navigator.clipboard.writeText(line)
@@ -528,7 +650,27 @@ async function start() {
     event.preventDefault()
     const value = input('path-input').value.trim()
     const path = ownPath(value) ?? (value.startsWith('/') ? value : `/${value}`)
-    navigate(path)
+    const method = /** @type {HTMLSelectElement} */ (element('method-input')).value
+    if (method === 'GET') return navigate(path)
+    // A write is sent as it is, not kept in the address: reloading the page must not send it again.
+    const text = /** @type {HTMLTextAreaElement} */ (element('body-input')).value.trim()
+    const idempotencyKey = input('idempotency-key').value.trim()
+    void send(path, { method, ...(text ? { body: text } : {}), ...(idempotencyKey ? { idempotencyKey } : {}) })
+  })
+  // A key names one request: another method or path is another request, so the key is cleared.
+  const anotherRequest = () => {
+    input('idempotency-key').value = ''
+    void syncWriteBox()
+  }
+  element('method-input').addEventListener('change', anotherRequest)
+  input('path-input').addEventListener('change', anotherRequest)
+  button('fill-example').addEventListener('click', () => {
+    /** @type {HTMLTextAreaElement} */ (element('body-input')).value = ''
+    void syncWriteBox()
+  })
+  button('watch').addEventListener('click', () => {
+    if (watching) stopWatching()
+    else void watch(currentPath())
   })
   form('list-form').addEventListener('submit', (event) => {
     event.preventDefault()
