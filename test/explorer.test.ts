@@ -142,6 +142,10 @@ describe('the API explorer in Chromium', { skip }, () => {
     assert.deepEqual(await shownRowIds(page), third.data.map((row: { id: string }) => row.id))
     assert.deepEqual(await shownRowIds(page), ids.slice(50, 75))
     assert.equal(await page.locator('#page-info').textContent(), `51–75 of ${ROWS}`)
+    // The pager is below the rows too.
+    assert.equal(await page.locator('#page-info-bottom').textContent(), `51–75 of ${ROWS}`)
+    assert.equal(await act(page, () => page.getByRole('button', { name: 'Next page (below the rows)' }).click(), '/calendar/v2/job_statuses?offset=75'), '200 OK')
+    assert.equal(await act(page, () => page.getByRole('button', { name: 'Previous page (below the rows)' }).click(), '/calendar/v2/job_statuses?offset=50'), '200 OK')
     assert.equal(await page.locator('#headers tr[data-header="x-pco-api-processed-as-version"] td').textContent(), '2022-07-07')
     assert.match((await page.locator('#headers tr[data-header="x-pco-api-request-rate-count"] td').textContent()) ?? '', /^\d+$/)
     assert.match((await page.locator('#headers tr[data-header="etag"] td').textContent()) ?? '', /^W\//)
@@ -169,6 +173,13 @@ describe('the API explorer in Chromium', { skip }, () => {
     const { stdout } = await promisify(execFile)('sh', ['-c', line])
     assert.match(stdout, /^HTTP\/1\.1 200 OK/)
     assert.equal(JSON.parse(stdout.slice(stdout.indexOf('\r\n\r\n') + 4)).data.id, job.id)
+
+    // A job links back to its list.
+    assert.equal(await act(page, () => page.locator('#back-to-list').click(), '/calendar/v2/job_statuses'), '200 OK')
+    // A long answer opens folded below its first levels; a short one opens whole.
+    assert.equal(await act(page, () => page.getByLabel('Path').fill('/calendar/v2/job_statuses?per_page=100').then(() => page.getByLabel('Path').press('Enter')), '/calendar/v2/job_statuses?per_page=100'), '200 OK')
+    assert.ok((await page.locator('#body details:not([open])').count()) >= 100, 'the rows of a long list are folded')
+    assert.equal(await page.locator('#body > details[open]').count(), 1)
 
     // A path the server cannot parse is a 400 shown readably, not a broken page.
     await page.getByLabel('Path').fill('/calendar/v2/job_statuses/%E0%A4%A')
@@ -212,6 +223,12 @@ describe('the API explorer in Chromium', { skip }, () => {
     assert.equal(await page.evaluate('document.activeElement.id'), 'path-input')
     await page.keyboard.type('/calendar/v2/job_statuses')
     assert.equal(await act(page, () => page.keyboard.press('Enter'), '/calendar/v2/job_statuses'), '200 OK')
+    // The status column comes right after the id, on screen at 375 px.
+    assert.equal((await page.locator('#rows thead th').allTextContents())[1], 'status')
+    const statusHeader = await page.locator('#rows thead th').nth(1).boundingBox()
+    assert.ok(statusHeader && statusHeader.x + statusHeader.width <= 375, 'the status column is off screen')
+    // Placeholders show a format, never something that reads as a value.
+    assert.equal(await page.locator('input[name="where[started_at][gte]"]').getAttribute('placeholder'), 'YYYY-MM-DDThh:mm:ssZ')
 
     // On a phone the parameters start folded, so the answer is on the first screen; Enter unfolds them.
     assert.equal(await page.locator('#list-parameters').getAttribute('open'), null)
@@ -259,6 +276,11 @@ describe('the API explorer in Chromium', { skip }, () => {
     assert.ok(await page.locator('#problem').isVisible())
     assert.ok(await isOnScreen(page, '#problem'), 'the 401 is below the first screen')
     await shot(page, 'phone-2-unauthorized')
+    // Signing in again starts over at /calendar/v2.
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.getByLabel('Application ID').fill(person.pat.appId)
+    await page.getByLabel('Secret').fill(person.pat.secret)
+    assert.equal(await act(page, () => page.getByLabel('Secret').press('Enter'), '/calendar/v2'), '200 OK')
 
     assert.deepEqual([...hosts], [new URL(server.url).host], 'the page asked a host other than the server')
     await context.close()

@@ -89,8 +89,8 @@ export function explorerPage({ clientId, baseUrl }: { clientId: string; baseUrl:
       <label>order
         <select name="order"><option value="">id (default)</option>${ORDERS.map((o) => `<option>${o}</option>`).join('')}</select>
       </label>
-      <label>where[started_at][gte] <input name="where[started_at][gte]" placeholder="2026-01-31T00:00:00Z" spellcheck="false"></label>
-      <label>where[started_at][lte] <input name="where[started_at][lte]" placeholder="2026-12-31T23:59:59Z" spellcheck="false"></label>
+      <label>where[started_at][gte] <input name="where[started_at][gte]" placeholder="YYYY-MM-DDThh:mm:ssZ" spellcheck="false"></label>
+      <label>where[started_at][lte] <input name="where[started_at][lte]" placeholder="YYYY-MM-DDThh:mm:ssZ" spellcheck="false"></label>
     </div>
     <fieldset><legend>where[status]</legend>${STATUSES.map((s) => checkbox('where[status]', s)).join('')}</fieldset>
     <fieldset><legend>fields[JobStatus]</legend>${FIELDS.map((f) => checkbox('fields[JobStatus]', f)).join('')}</fieldset>
@@ -108,6 +108,11 @@ export function explorerPage({ clientId, baseUrl }: { clientId: string; baseUrl:
     <h2 id="summary" class="summary">No request yet</h2>
     <div id="problem" class="problem" role="alert" hidden></div>
     <div id="view"></div>
+    <div class="pager" role="group" aria-label="Pages, below the rows">
+      <button id="prev-bottom" type="button" disabled aria-label="Previous page (below the rows)">← Previous</button>
+      <span id="page-info-bottom"></span>
+      <button id="next-bottom" type="button" disabled aria-label="Next page (below the rows)">Next →</button>
+    </div>
     <div class="curl">
       <button id="copy-curl" type="button">Copy as curl</button>
       <code id="curl-line"></code>

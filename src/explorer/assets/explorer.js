@@ -123,7 +123,13 @@ async function finishOAuth() {
   const body = await response.json().catch(() => ({}))
   if (!response.ok || typeof body.access_token !== 'string') return `Sign-in failed: ${body.error_description ?? body.error ?? response.status}`
   saveCredentials({ kind: 'bearer', token: body.access_token, via: 'oauth' })
+  startOver()
   return undefined
+}
+
+/** New credentials start at the top, not at whatever the last person was looking at. */
+function startOver() {
+  history.replaceState(null, '', `/explorer/#${START_PATH}`)
 }
 
 async function signOut() {
@@ -297,12 +303,16 @@ async function watch(path) {
 
 // ---- JSON view ------------------------------------------------------------------------------
 
+/** A body longer than this (in characters of JSON) opens folded below its first two levels. */
+const FOLD_PAST = 20_000
+
 /**
  * The value as highlighted JSON, objects and arrays foldable. `suffix` (a comma) goes right after the
- * value's last character, inside its fold, so it stays on the closing bracket's line.
- * @param {unknown} value @param {string} [suffix] @returns {Node[]}
+ * value's last character, inside its fold, so it stays on the closing bracket's line. Folds deeper
+ * than `openDepth` start closed.
+ * @param {unknown} value @param {string} [suffix] @param {number} [depth] @param {number} [openDepth] @returns {Node[]}
  */
-function jsonValue(value, suffix = '') {
+function jsonValue(value, suffix = '', depth = 0, openDepth = Infinity) {
   const comma = suffix ? [make('span', { class: 'j-punct' }, [suffix])] : []
   if (value === null) return [make('span', { class: 'j-null' }, ['null']), ...comma]
   if (typeof value === 'string') {
@@ -321,12 +331,12 @@ function jsonValue(value, suffix = '') {
   entries.forEach(([key, item], i) => {
     const row = make('li')
     if (!isArray) row.append(make('span', { class: 'j-key' }, [JSON.stringify(key)]), make('span', { class: 'j-punct' }, [': ']))
-    row.append(...jsonValue(item, i < entries.length - 1 ? ',' : ''))
+    row.append(...jsonValue(item, i < entries.length - 1 ? ',' : '', depth + 1, openDepth))
     list.append(row)
   })
   const count = isArray ? `${entries.length} item${entries.length === 1 ? '' : 's'}` : `${entries.length} key${entries.length === 1 ? '' : 's'}`
   return [
-    make('details', { open: '' }, [
+    make('details', depth < openDepth ? { open: '' } : {}, [
       make('summary', {}, [make('span', { class: 'j-punct' }, [opening]), make('span', { class: 'j-count' }, [` ${count} ${closing}${suffix}`])]),
       list,
       make('span', { class: 'j-punct' }, [closing + suffix]),
@@ -365,7 +375,10 @@ function resourceLink(resource) {
 /** A table of the page's rows, each opening its read view. @param {Array<Record<string, unknown>>} rows */
 function listView(rows) {
   if (rows.length === 0) return make('p', { class: 'empty' }, ['No rows on this page.'])
-  const names = [...new Set(rows.flatMap((row) => Object.keys(/** @type {object} */ (row.attributes ?? {}))))].filter((name) => name !== 'errors' && name !== 'results' && name !== 'outputs')
+  // status right after id, so it is on screen on a phone; the rest in the document's order.
+  const names = [...new Set(rows.flatMap((row) => Object.keys(/** @type {object} */ (row.attributes ?? {}))))]
+    .filter((name) => name !== 'errors' && name !== 'results' && name !== 'outputs')
+    .sort((a, b) => Number(b === 'status') - Number(a === 'status'))
   const head = make('tr', {}, [make('th', { scope: 'col' }, ['id']), ...names.map((name) => make('th', { scope: 'col' }, [name]))])
   const body = rows.map((row) => {
     const attributes = /** @type {Record<string, unknown>} */ (row.attributes ?? {})
@@ -377,10 +390,19 @@ function listView(rows) {
   return make('div', { class: 'table-wrap' }, [make('table', { class: 'rows', id: 'rows' }, [make('thead', {}, [head]), make('tbody', {}, body)])])
 }
 
-/** One resource as a definition list. @param {Record<string, unknown>} resource */
+/** One resource as a definition list; a job status links back to its list. @param {Record<string, unknown>} resource */
 function readView(resource) {
   const attributes = /** @type {Record<string, unknown>} */ (resource.attributes ?? {})
   const list = make('dl', { class: 'record', id: 'record' })
+  if (resource.type === 'JobStatus') {
+    const back = make('p', { class: 'back' }, [make('a', { href: `#${LIST_PATH}`, id: 'back-to-list' }, ['← All job statuses'])])
+    return make('div', {}, [back, fillRecord(list, resource, attributes)])
+  }
+  return fillRecord(list, resource, attributes)
+}
+
+/** @param {HTMLElement} list @param {Record<string, unknown>} resource @param {Record<string, unknown>} attributes */
+function fillRecord(list, resource, attributes) {
   list.append(make('dt', {}, ['type']), make('dd', {}, [String(resource.type)]), make('dt', {}, ['id']), make('dd', { 'data-attribute': 'id' }, [String(resource.id)]))
   for (const [name, value] of Object.entries(attributes)) {
     const shown = value !== null && typeof value === 'object' ? JSON.stringify(value) : value === null ? 'null' : String(value)
@@ -516,28 +538,32 @@ function showAnswer(url, credentials, answer, body, elapsed, sent) {
   element('curl-line').textContent = curlLine(url, credentials, true, sent)
   element('curl-line').dataset.url = url
   element('curl-line').dataset.sent = JSON.stringify(sent)
-  element('body').replaceChildren(...(typeof body === 'string' ? [make('pre', { class: 'raw' }, [body])] : jsonValue(body)))
+  const long = typeof body !== 'string' && JSON.stringify(body).length > FOLD_PAST
+  element('body').replaceChildren(...(typeof body === 'string' ? [make('pre', { class: 'raw' }, [body])] : jsonValue(body, '', 0, long ? 2 : Infinity)))
 }
 
 /** @param {unknown} body */
 function updatePager(body) {
   const links = body && typeof body === 'object' && 'links' in body ? /** @type {{ links: Record<string, unknown> }} */ (body).links : {}
   const meta = body && typeof body === 'object' && 'meta' in body ? /** @type {{ meta: Record<string, unknown> }} */ (body).meta : {}
-  for (const direction of /** @type {const} */ (['prev', 'next'])) {
-    const target = typeof links?.[direction] === 'string' ? ownPath(/** @type {string} */ (links[direction])) : undefined
-    const control = button(direction)
-    control.disabled = !target
-    control.dataset.target = target ?? ''
-  }
-  const info = element('page-info')
-  const pager = /** @type {HTMLElement} */ (info.parentElement)
-  pager.hidden = !(typeof meta?.total_count === 'number')
-  if (typeof meta?.total_count === 'number' && typeof meta.count === 'number') {
-    const offset = Number(new URL(location.origin + currentPath()).searchParams.get('offset') ?? 0)
-    const first = meta.count === 0 ? 0 : Math.max(0, offset) + 1
-    info.textContent = `${first}–${Math.max(0, offset) + meta.count} of ${meta.total_count}`
-  } else {
-    info.textContent = ''
+  // The same pager above the answer and below its rows, so a long page need not be scrolled back up.
+  for (const place of ['', '-bottom']) {
+    for (const direction of /** @type {const} */ (['prev', 'next'])) {
+      const target = typeof links?.[direction] === 'string' ? ownPath(/** @type {string} */ (links[direction])) : undefined
+      const control = button(`${direction}${place}`)
+      control.disabled = !target
+      control.dataset.target = target ?? ''
+    }
+    const info = element(`page-info${place}`)
+    const pager = /** @type {HTMLElement} */ (info.parentElement)
+    pager.hidden = !(typeof meta?.total_count === 'number')
+    if (typeof meta?.total_count === 'number' && typeof meta.count === 'number') {
+      const offset = Number(new URL(location.origin + currentPath()).searchParams.get('offset') ?? 0)
+      const first = meta.count === 0 ? 0 : Math.max(0, offset) + 1
+      info.textContent = `${first}–${Math.max(0, offset) + meta.count} of ${meta.total_count}`
+    } else {
+      info.textContent = ''
+    }
   }
 }
 
@@ -635,6 +661,7 @@ async function start() {
     if (!token) return
     input('token-input').value = ''
     saveCredentials({ kind: 'bearer', token, via: 'pasted' })
+    startOver()
     render()
   })
   form('pat-form').addEventListener('submit', (event) => {
@@ -644,6 +671,7 @@ async function start() {
     if (!appId || !secret) return
     input('pat-secret').value = ''
     saveCredentials({ kind: 'basic', appId, secret })
+    startOver()
     render()
   })
   form('request-form').addEventListener('submit', (event) => {
@@ -680,9 +708,9 @@ async function start() {
     event.preventDefault()
     navigate(LIST_PATH)
   })
-  for (const direction of ['prev', 'next']) {
-    button(direction).addEventListener('click', () => {
-      const target = button(direction).dataset.target
+  for (const control of ['prev', 'next', 'prev-bottom', 'next-bottom']) {
+    button(control).addEventListener('click', () => {
+      const target = button(control).dataset.target
       if (target) navigate(target)
     })
   }
