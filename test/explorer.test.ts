@@ -132,6 +132,12 @@ describe('the API explorer in Chromium', { skip }, () => {
     assert.equal(await act(page, () => page.locator('#record a', { hasText: '/calendar/v2/job_statuses' }).click(), '/calendar/v2/job_statuses'), '200 OK')
     assert.deepEqual(await shownRowIds(page), ids.slice(0, 25))
     assert.equal(await page.locator('#page-info').textContent(), `1–25 of ${ROWS}`)
+    // Beside the answer, the reference: the operation, its parameters and the resource's attributes, from the OpenAPI document.
+    assert.equal(await page.locator('#reference > summary').textContent(), 'Reference: GET /calendar/v2/job_statuses')
+    const referenced = await page.locator('#reference table').last().locator('tbody tr td:first-child').allTextContents()
+    const documented = (await request(server.url, '/openapi.json')).json.components.schemas.JobStatus.properties.attributes.properties
+    assert.deepEqual(referenced, Object.keys(documented))
+    assert.ok((await page.locator('#reference table').first().locator('tbody tr td:first-child').allTextContents()).includes('per_page'))
 
     // 3. Forward twice by links.next, then open a job.
     const next = page.getByRole('button', { name: 'Next →' })

@@ -67,6 +67,25 @@ describe('the OpenAPI document', () => {
     }
     for (const name of Object.keys(document.components.schemas)) assert.ok(docs.text.includes(`id="schema-${name}"`), name)
     assert.doesNotMatch(docs.text, /(src|href)="(https?:)?\/\//)
+    // A curl sample per operation, the request bodies' examples, and the descriptions' Markdown rendered.
+    const operations = Object.values<Json>(document.paths).flatMap((item) => METHODS.filter((method) => item[method]))
+    assert.equal(docs.text.match(/<pre class="curl">/g)?.length, operations.length)
+    assert.ok(docs.text.includes('curl -g -i -X POST -H &quot;Authorization: Bearer $TOKEN&quot; -H &#39;Content-Type: application/vnd.api+json&#39; --data &#39;{&quot;data&quot;:{&quot;type&quot;:&quot;JobStatus&quot;'))
+    assert.ok(docs.text.includes('&quot;message&quot;: &quot;Waiting for a worker&quot;'), 'the create example is shown')
+    assert.ok(docs.text.includes('<code>source.parameter</code>'), 'backticks become code')
+    assert.doesNotMatch(docs.text, /`[^`<]+`/, 'a backtick was left unrendered')
+  })
+
+  it('/docs: a copied curl sample runs in sh and answers as documented', async () => {
+    const tenant = await createTenant(server.db)
+    const token = await createToken(server.db, tenant.personId, { scopes: ['jobs'] })
+    const docs = (await request(server.url, '/docs')).text
+    const line = /<section class="operation" id="createJob">[\s\S]*?<pre class="curl"><code>([^<]+)<\/code>/.exec(docs)![1]!
+      .replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>')
+    const { execFile } = await import('node:child_process')
+    const { promisify } = await import('node:util')
+    const { stdout } = await promisify(execFile)('sh', ['-c', line], { env: { ...process.env, TOKEN: token } })
+    assert.match(stdout, /^HTTP\/1\.1 201 Created/)
   })
 })
 

@@ -107,6 +107,7 @@ export function explorerPage({ clientId, baseUrl }: { clientId: string; baseUrl:
   <section id="response" class="panel response" tabindex="-1" aria-labelledby="summary" aria-busy="false">
     <h2 id="summary" class="summary">No request yet</h2>
     <div id="problem" class="problem" role="alert" hidden></div>
+    <details id="reference" class="reference" hidden></details>
     <div id="view"></div>
     <div class="pager" role="group" aria-label="Pages, below the rows">
       <button id="prev-bottom" type="button" disabled aria-label="Previous page (below the rows)">← Previous</button>

@@ -21,6 +21,8 @@ const STYLE = `
   table { border-collapse: collapse; width: 100%; font-size: .9rem; margin: .5rem 0; }
   th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #d8dce5; vertical-align: top; overflow-wrap: anywhere; }
   .wrap { overflow-x: auto; }
+  pre { background: #f4f5f7; border-radius: 6px; padding: .6rem .8rem; overflow-x: auto; font-size: .85rem; }
+  .sample h4 { margin: .6rem 0 .2rem; font-size: .9rem; }
   a:focus-visible { outline: 3px solid #f5a623; outline-offset: 2px; }
   @media (max-width: 40rem) { main { padding: .5rem; } section.operation, section.schema { border-radius: 0; } }
 `
@@ -45,6 +47,46 @@ function typeOf(schema: unknown): string {
   return escapeHtml(type + format)
 }
 
+/**
+ * The descriptions' Markdown, as much of it as they use: paragraphs, `code`, **strong** and *emphasis*.
+ * Escaped first, so nothing in a description becomes markup of its own.
+ */
+export function markdown(text: string): string {
+  return text
+    .split(/\n{2,}/)
+    .map((paragraph) =>
+      escapeHtml(paragraph)
+        .replace(/`([^`]+)`/g, '<code>$1</code>')
+        .replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>')
+        .replace(/(^|[\s(])\*([^*\s][^*]*)\*/g, '$1<em>$2</em>'),
+    )
+    .join('</p><p>')
+}
+
+const shellQuote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`
+
+/** A curl line for the operation, with its documented example as the body and placeholders for secrets. */
+function curlSample(document: OpenApiDocument, path: string, method: string, op: Json): string {
+  const base = document.servers[0]?.url ?? ''
+  const url = `${base}${path.replace(/\{[^}]+\}/g, '1')}`
+  const security = (op.security ?? (document as unknown as Json).security ?? []) as Array<Record<string, string[]>>
+  const schemes = security.flatMap((requirement) => Object.keys(requirement))
+  const auth = schemes.includes('oauth2')
+    ? ` -H "Authorization: Bearer $TOKEN"`
+    : schemes.includes('zendeskBasic')
+      ? ` -u "$EMAIL/token:$SECRET"`
+      : schemes.includes('xplentyApiKey')
+        ? ` -u "$API_KEY:"`
+        : schemes.includes('personalAccessToken')
+          ? ` -u "$APP_ID:$SECRET"`
+          : ''
+  const content = (op.requestBody as Json | undefined)?.content as Record<string, Json> | undefined
+  const [type, media] = Object.entries(content ?? {})[0] ?? []
+  const body = media?.example === undefined ? '' : ` -H ${shellQuote(`Content-Type: ${type}`)} --data ${shellQuote(JSON.stringify(media.example))}`
+  const form = type === 'application/x-www-form-urlencoded' ? ` -H 'Content-Type: ${type}' --data 'grant_type=…'` : ''
+  return `curl -g -i${method === 'get' ? '' : ` -X ${method.toUpperCase()}`}${auth}${body || form} ${shellQuote(url)}`
+}
+
 function resolve(document: OpenApiDocument, value: unknown): Json {
   const ref = (value as Json | undefined)?.$ref
   if (typeof ref !== 'string') return (value ?? {}) as Json
@@ -64,20 +106,25 @@ function operation(document: OpenApiDocument, path: string, method: string, op: 
     const resolved = resolve(document, r)
     const content = resolved.content as Record<string, Json> | undefined
     const media = content ? Object.entries(content).map(([type, c]) => `<code>${escapeHtml(type)}</code> ${typeOf(c.schema)}`).join('<br>') : ''
-    return `<tr><td><code>${escapeHtml(status)}</code></td><td>${escapeHtml(String(resolved.description ?? ''))}</td><td>${media}</td></tr>`
+    return `<tr><td><code>${escapeHtml(status)}</code></td><td>${markdown(String(resolved.description ?? ''))}</td><td>${media}</td></tr>`
   })
   return `<section class="operation" id="${escapeHtml(id)}">
 <h3><span class="method ${method}">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code></h3>
-<p>${escapeHtml(String(op.summary ?? ''))}${op.description ? ` ${escapeHtml(String(op.description))}` : ''}</p>
+<p>${markdown(String(op.summary ?? ''))}${op.description ? ` ${markdown(String(op.description))}` : ''}</p>
 <p>Authentication: ${escapeHtml(auth)}</p>
 ${
   parameters.length
     ? `<div class="wrap"><table><thead><tr><th>parameter</th><th>in</th><th>type</th><th>description</th></tr></thead><tbody>${parameters
-        .map((p) => `<tr><td><code>${escapeHtml(String(p.name))}</code>${p.required ? ' (required)' : ''}</td><td>${escapeHtml(String(p.in))}</td><td>${typeOf(p.schema)}</td><td>${escapeHtml(String(p.description ?? ''))}</td></tr>`)
+        .map((p) => `<tr><td><code>${escapeHtml(String(p.name))}</code>${p.required ? ' (required)' : ''}</td><td>${escapeHtml(String(p.in))}</td><td>${typeOf(p.schema)}</td><td>${markdown(String(p.description ?? ''))}</td></tr>`)
         .join('')}</tbody></table></div>`
     : ''
 }
 ${body ? `<p>Body: ${Object.entries(body).map(([type, c]) => `<code>${escapeHtml(type)}</code> ${typeOf(c.schema)}`).join(', ')}</p>` : ''}
+${(() => {
+  const example = body ? Object.values(body).find((c) => c.example !== undefined)?.example : undefined
+  return example === undefined ? '' : `<div class="sample"><h4>Example body</h4><pre><code>${escapeHtml(JSON.stringify(example, null, 2))}</code></pre></div>`
+})()}
+<div class="sample"><h4>With curl</h4><pre class="curl"><code>${escapeHtml(curlSample(document, path, method, op))}</code></pre></div>
 <div class="wrap"><table><thead><tr><th>status</th><th>meaning</th><th>body</th></tr></thead><tbody>${responses.join('')}</tbody></table></div>
 </section>`
 }
@@ -87,11 +134,11 @@ function schemaSection(name: string, schema: Json): string {
   const required = new Set((schema.required as string[] | undefined) ?? [])
   return `<section class="schema" id="schema-${escapeHtml(name)}">
 <h3>${escapeHtml(name)}</h3>
-${schema.description ? `<p>${escapeHtml(String(schema.description))}</p>` : ''}
+${schema.description ? `<p>${markdown(String(schema.description))}</p>` : ''}
 ${
   properties.length
     ? `<div class="wrap"><table><thead><tr><th>member</th><th>type</th><th>description</th></tr></thead><tbody>${properties
-        .map(([member, s]) => `<tr><td><code>${escapeHtml(member)}</code>${required.has(member) ? ' (always)' : ''}</td><td>${typeOf(s)}</td><td>${escapeHtml(String((s as Json).description ?? ''))}</td></tr>`)
+        .map(([member, s]) => `<tr><td><code>${escapeHtml(member)}</code>${required.has(member) ? ' (always)' : ''}</td><td>${typeOf(s)}</td><td>${markdown(String((s as Json).description ?? ''))}</td></tr>`)
         .join('')}</tbody></table></div>`
     : `<p>${typeOf(schema)}</p>`
 }
@@ -125,13 +172,13 @@ export function referencePage(document: OpenApiDocument): string {
 <p>Version ${escapeHtml(document.info.version)} · <a href="/openapi.json">OpenAPI 3.1 document</a> · <a href="/explorer/">Try it in the explorer</a></p>
 </header>
 <main>
-<p>${escapeHtml(document.info.description)}</p>
+<p>${markdown(document.info.description)}</p>
 <nav aria-label="Endpoints"><h2>Endpoints</h2><ul>${index.join('')}</ul></nav>
 <h2>Authentication</h2>
 <div class="wrap"><table><thead><tr><th>scheme</th><th>kind</th><th>description</th></tr></thead><tbody>${schemes
-    .map(([name, s]) => `<tr><td><code>${escapeHtml(name)}</code></td><td>${escapeHtml(String(s.type))}${s.scheme ? ` ${escapeHtml(String(s.scheme))}` : ''}</td><td>${escapeHtml(String(s.description ?? ''))}</td></tr>`)
+    .map(([name, s]) => `<tr><td><code>${escapeHtml(name)}</code></td><td>${escapeHtml(String(s.type))}${s.scheme ? ` ${escapeHtml(String(s.scheme))}` : ''}</td><td>${markdown(String(s.description ?? ''))}</td></tr>`)
     .join('')}</tbody></table></div>
-${document.tags.map((tag) => `<h2 id="tag-${escapeHtml(tag.name)}">${escapeHtml(tag.name)}</h2><p>${escapeHtml(tag.description)}</p>${(byTag.get(tag.name) ?? []).join('\n')}`).join('\n')}
+${document.tags.map((tag) => `<h2 id="tag-${escapeHtml(tag.name)}">${escapeHtml(tag.name)}</h2><p>${markdown(tag.description)}</p>${(byTag.get(tag.name) ?? []).join('\n')}`).join('\n')}
 <h2>Schemas</h2>
 ${Object.entries(document.components.schemas).map(([name, schema]) => schemaSection(name, schema)).join('\n')}
 </main>

@@ -200,23 +200,62 @@ function curlLine(url, credentials, masked, sent = { method: 'GET' }) {
 
 // ---- The documented operations ----------------------------------------------------------------
 
-/** @typedef {{ method: string, pattern: RegExp, example: unknown }} Operation */
+/** @typedef {{ name: string, description: string }} Described */
+/** @typedef {{ id: string, method: string, template: string, summary: string, pattern: RegExp, example: unknown, parameters: Described[], attributes: Array<Described & { type: string }> }} Operation */
 
 /** Every documented operation with its body's example, from the server's OpenAPI document. @type {Promise<Operation[]>} */
 const operations = fetch('/openapi.json', { credentials: 'omit' })
   .then((response) => response.json())
-  .then((document) =>
-    Object.entries(/** @type {Record<string, Record<string, any>>} */ (document.paths)).flatMap(([template, methods]) =>
+  .then((document) => {
+    /** Follows a $ref within the document. @param {any} node @returns {any} */
+    const deref = (node) => (typeof node?.$ref === 'string' ? deref(node.$ref.slice(2).split('/').reduce((/** @type {any} */ at, /** @type {string} */ key) => at?.[key], document)) : node)
+    /** The attributes of the resource a response carries, from its schema. @param {any} schema @returns {any} */
+    const attributesOf = (schema) => {
+      const resolved = deref(schema)
+      const data = deref(resolved?.properties?.data)
+      const resource = deref(data?.type === 'array' ? data.items : data)
+      return deref(resource?.properties?.attributes)?.properties ?? {}
+    }
+    return Object.entries(/** @type {Record<string, Record<string, any>>} */ (document.paths)).flatMap(([template, methods]) =>
       Object.entries(methods)
         .filter(([method]) => ['get', 'post', 'patch', 'put', 'delete'].includes(method))
-        .map(([method, operation]) => ({
-          method: method.toUpperCase(),
-          pattern: new RegExp(`^${template.replace(/[.]/g, '\\.').replace(/\{[^}]+\}/g, '[^/?]+')}(\\?.*)?$`),
-          example: operation.requestBody?.content?.['application/vnd.api+json']?.example,
-        })),
-    ),
-  )
+        .map(([method, operation]) => {
+          const success = Object.entries(operation.responses ?? {}).find(([status]) => status.startsWith('2'))?.[1]
+          const schema = deref(success)?.content?.['application/vnd.api+json']?.schema
+          return {
+            id: String(operation.operationId ?? ''),
+            method: method.toUpperCase(),
+            template,
+            summary: String(operation.summary ?? ''),
+            pattern: new RegExp(`^${template.replace(/[.]/g, '\\.').replace(/\{[^}]+\}/g, '[^/?]+')}(\\?.*)?$`),
+            example: operation.requestBody?.content?.['application/vnd.api+json']?.example,
+            parameters: [...(methods.parameters ?? []), ...(operation.parameters ?? [])].map(deref).map((/** @type {any} */ p) => ({ name: String(p.name), description: String(p.description ?? '') })),
+            attributes: Object.entries(attributesOf(schema)).map(([name, /** @type {any} */ a]) => ({
+              name,
+              type: String(deref(a)?.type ?? (a?.$ref ? a.$ref.split('/').pop() : '')),
+              description: String(deref(a)?.description ?? ''),
+            })),
+          }
+        }),
+    )
+  })
   .catch(() => /** @type {Operation[]} */ ([]))
+
+/** The reference beside the answer: the operation's summary, its parameters and the resource's attributes. @param {string} method @param {string} path */
+async function showReference(method, path) {
+  const box = element('reference')
+  const operation = (await operations).find((candidate) => candidate.method === method && candidate.pattern.test(path))
+  box.hidden = !operation
+  if (!operation) return
+  /** @param {string[]} headings @param {string[][]} rows */
+  const table = (headings, rows) =>
+    make('table', {}, [make('thead', {}, [make('tr', {}, headings.map((h) => make('th', { scope: 'col' }, [h])))]), make('tbody', {}, rows.map((cells) => make('tr', {}, cells.map((c, i) => make('td', {}, [i === 0 ? make('code', {}, [c]) : c])))))])
+  const parts = [make('summary', {}, [`Reference: ${operation.method} ${operation.template}`]), make('p', {}, [operation.summary])]
+  if (operation.parameters.length) parts.push(make('h3', {}, ['Parameters']), make('div', { class: 'table-wrap' }, [table(['parameter', 'description'], operation.parameters.map((p) => [p.name, p.description]))]))
+  if (operation.attributes.length) parts.push(make('h3', {}, ['Attributes']), make('div', { class: 'table-wrap' }, [table(['attribute', 'type', 'description'], operation.attributes.map((a) => [a.name, a.type, a.description]))]))
+  parts.push(make('p', {}, [make('a', { href: `/docs#${encodeURIComponent(operation.id)}` }, ['The full reference'])]))
+  box.replaceChildren(...parts)
+}
 
 /** The example body of the documented operation at `method` and `path`, as the editor shows it. @param {string} method @param {string} path */
 async function exampleFor(method, path) {
@@ -467,6 +506,7 @@ async function send(path, sent = { method: 'GET' }) {
     // Not JSON (Planning Center's HTTP Basic refusal is text/html): shown as it came.
   }
   showAnswer(url, credentials, answer, body, elapsed, sent)
+  await showReference(sent.method, path)
   answered(path, mine)
 }
 
