@@ -76,13 +76,13 @@ describe('CORS', () => {
       headers: {
         Origin: 'https://app.example.org',
         'Access-Control-Request-Method': 'GET',
-        'Access-Control-Request-Headers': 'authorization,content-type,x-csrf-token,x-pco-api-version',
+        'Access-Control-Request-Headers': 'authorization,content-type,x-csrf-token,x-pco-api-version,idempotency-key',
       },
     })
     assert.equal(reply.status, 204)
     assert.equal(reply.headers.get('access-control-allow-origin'), '*')
     const allowed = (reply.headers.get('access-control-allow-headers') ?? '').toLowerCase().split(/,\s*/)
-    for (const header of ['authorization', 'content-type', 'x-csrf-token', 'x-pco-api-version']) assert.ok(allowed.includes(header), header)
+    for (const header of ['authorization', 'content-type', 'x-csrf-token', 'x-pco-api-version', 'idempotency-key']) assert.ok(allowed.includes(header), header)
     assert.match(reply.headers.get('access-control-allow-methods') ?? '', /GET/)
   })
 

@@ -436,7 +436,7 @@ function components(baseUrl: string) {
     },
     responses: {
       NotModified: { description: 'The document is unchanged since the ETag sent in If-None-Match', headers: { ETag: { $ref: '#/components/headers/ETag' } } },
-      BadRequest: errorDocument('A parameter or header is invalid: `source.parameter` names it'),
+      BadRequest: errorDocument('A parameter, header or body member is invalid: `source.parameter` names a parameter, `source.pointer` (a JSON pointer) a member of the body'),
       Unauthorized: {
         description:
           'No credentials, or a bearer token that is unknown, expired (hint BABOON), revoked (CAPUCHIN) or without the scope (PELICAN). A bad personal access token is answered with the text/html body `HTTP Basic: Access denied.`',
