@@ -172,6 +172,9 @@ describe('progress and results', () => {
     assert.equal((await send(writer, 'PATCH', `/jobs/v1/job_statuses/${id}`, { data: { attributes: { total: null, progress: 99 } } })).status, 200)
     const final = await send(writer, 'GET', `/jobs/v1/job_statuses/${id}`, undefined)
     assert.deepEqual([final.json.data.attributes.progress, final.json.data.attributes.total], [99, null])
+    // A row already past its total (written before the rule) can still have its message changed.
+    await server.db('job_statuses').where({ id }).update({ total: 5 })
+    assert.equal((await send(writer, 'PATCH', `/jobs/v1/job_statuses/${id}`, { data: { attributes: { message: 'still editable' } } })).status, 200)
   })
 
   it('answers 415 naming the media type of a body that is not JSON', async () => {

@@ -91,12 +91,15 @@ export async function updateJobStatus(
   changes: JobStatusChanges,
   now: Date,
 ): Promise<JobStatusRow | undefined> {
-  // Progress never passes a total: checked in the UPDATE itself, against whatever another writer left.
+  // Progress never passes a total: checked in the UPDATE itself, against whatever another writer left,
+  // when either changes (a row from before this rule may be past it; its message can still change).
   const progress = changes.progress !== undefined ? db.raw('?::integer', [changes.progress]) : db.ref('progress')
   const total = changes.total !== undefined ? db.raw('?::integer', [changes.total]) : db.ref('total')
-  const [row] = await db('job_statuses')
-    .where({ organization_id: organizationId, id })
-    .where((guard) => guard.whereRaw('? IS NULL', [total]).orWhereRaw('? <= ?', [progress, total]))
+  const query = db('job_statuses').where({ organization_id: organizationId, id })
+  if (changes.progress !== undefined || changes.total !== undefined) {
+    query.where((guard) => guard.whereRaw('? IS NULL', [total]).orWhereRaw('? <= ?', [progress, total]))
+  }
+  const [row] = await query
     .update({
       ...changes,
       ...(changes.errors !== undefined ? { errors: json(changes.errors) } : {}),
