@@ -16,7 +16,7 @@ import { healthChecks } from './http/health'
 import { metricsEndpoint, requestObserver } from './http/metrics'
 import { openApiDocument } from './openapi/document'
 import { explorerRoutes } from './explorer/routes'
-import { renderError } from './http/render-error'
+import { renderError, sendFailure } from './http/render-error'
 import { requestLog } from './http/request-log'
 import { ResourceCache } from './jsonapi/document'
 import { NotFound } from './jsonapi/errors'
@@ -108,7 +108,11 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
     unavailableRetryAfter: config.unavailableRetryAfter, reads: new ReadBatcher(counters, now, config.rateLimitPeriod),
   })
   const health = healthChecks(db, config.unavailableRetryAfter)
-  const metrics = metricsEndpoint({ token: config.metricsToken, host: config.host })
+  const metrics = metricsEndpoint({
+    token: config.metricsToken,
+    host: config.host,
+    fail: (error, res) => sendFailure(logger, config.unavailableRetryAfter, error, res),
+  })
   const observeRequest = requestObserver(Object.keys(openApiDocument('').paths))
   const compress = compression({
     // Event streams are written as they happen; a compressor would hold them back.

@@ -130,22 +130,25 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/
  * GET /metrics: open when the server listens on loopback only, else only with METRICS_TOKEN as a
  * bearer token (which, when set, is asked for on loopback too). Returns false for any other path.
  */
-export function metricsEndpoint(options: { token: string | undefined; host: string }): (req: IncomingMessage, res: ServerResponse) => boolean {
+export interface MetricsEndpointOptions {
+  token: string | undefined
+  host: string
+  /** Answers a refusal or a fault: the server's one renderer of failures (render-error.ts). */
+  fail(error: unknown, res: ServerResponse): void
+}
+
+export function metricsEndpoint(options: MetricsEndpointOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   const expected = options.token === undefined ? undefined : Buffer.from(`Bearer ${options.token}`)
-  const refuse = (res: ServerResponse, error: Unauthorized | Forbidden) => {
-    res.writeHead(error.status, { 'Content-Type': error.contentType, 'Cache-Control': 'no-cache', ...error.headers })
-    res.end(error.render())
-  }
   return (req, res) => {
     if ((req.url ?? '/').split('?', 1)[0] !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) return false
     if (expected) {
       const given = Buffer.from(req.headers.authorization ?? '')
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        refuse(res, new Unauthorized(undefined))
+        options.fail(new Unauthorized(undefined), res)
         return true
       }
     } else if (!LOOPBACK.test(options.host)) {
-      refuse(res, new Forbidden('/metrics is served beyond loopback only with METRICS_TOKEN set'))
+      options.fail(new Forbidden('/metrics is served beyond loopback only with METRICS_TOKEN set'), res)
       return true
     }
     registry.metrics().then(
@@ -153,10 +156,7 @@ export function metricsEndpoint(options: { token: string | undefined; host: stri
         res.writeHead(200, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' })
         res.end(req.method === 'HEAD' ? undefined : text)
       },
-      () => {
-        res.writeHead(500, { 'Content-Type': 'text/plain' })
-        res.end('metrics could not be collected\n')
-      },
+      (error: unknown) => options.fail(error, res),
     )
     return true
   }

@@ -35,6 +35,8 @@ export interface KnownCallerOptions extends JobStatusRoutesOptions {
 /** Handles the request, or calls `fallback` having sent nothing, for the Express app to answer. */
 export type RequestListener = (req: IncomingMessage, res: ServerResponse, fallback: () => void) => void
 
+/** The read's route template, as the OpenAPI document names it (for /metrics). */
+const READ_TEMPLATE = `${JOB_STATUSES_PATH}/{id}`
 const READ_PATH = new RegExp(`^${JOB_STATUSES_PATH}/([^/]+)$`)
 const BEARER = /^Bearer ([^\s]+)$/i
 
@@ -112,7 +114,7 @@ export function knownCallers(options: KnownCallerOptions): RequestListener {
         personId: known!.personId, organizationId: known!.organizationId, method: 'OAuth2', scopes: known!.scopes, window,
       }
       beginRequestLog(logger, req, res)
-      setRoute(res, list ? JOB_STATUSES_PATH : `${JOB_STATUSES_PATH}/{id}`)
+      setRoute(res, list ? JOB_STATUSES_PATH : READ_TEMPLATE)
       res.setHeader('X-PCO-API-Auth-Method', 'OAuth2')
       setSharedHeaders(res)
       res.setHeader('X-PCO-API-Processed-As-Version', version)
