@@ -3,25 +3,18 @@
 // after a restart; and a client on the embedded database's socket never swallows the server's writes.
 import assert from 'node:assert/strict'
 import { execFile, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { readFileSync, statSync } from 'node:fs'
 import { promisify } from 'node:util'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import pg from 'pg'
 import { embeddedSocketPath } from '../src/db/embedded-socket'
 import { request } from './support/http'
 import { startTestServer, type TestServer } from './support/server'
+import { tempDirs } from './support/temp-dirs'
 
 const run = promisify(execFile)
-const dirs: string[] = []
-const freshDir = () => {
-  // Short: a Unix socket's path has at most 107 bytes.
-  const dir = mkdtempSync(join(tmpdir(), 'pco-'))
-  dirs.push(dir)
-  return dir
-}
-after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })))
+// Short: a Unix socket's path has at most 107 bytes.
+const freshDir = tempDirs('pco-')
 
 const embedded = (dataDir: string) => startTestServer({ DATABASE_URL: '', DATA_DIR: dataDir, DEMO: 'true' })
 

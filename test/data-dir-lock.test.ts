@@ -3,22 +3,16 @@
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { DataDirInUse, LOCK_FILE } from '../src/db/data-dir-lock'
 import { openDatabase } from '../src/db/database'
+import { tempDirs } from './support/temp-dirs'
 
 const run = promisify(execFile)
-const dirs: string[] = []
-const freshDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pco-lock-'))
-  dirs.push(dir)
-  return dir
-}
-after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })))
+const freshDir = tempDirs('pco-lock-')
 
 const open = (dataDir: string, holder: string) => openDatabase({ databaseUrl: undefined, dataDir, databasePoolMax: 1 }, { holder })
 
