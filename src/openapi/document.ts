@@ -1,4 +1,5 @@
 // The OpenAPI 3.1 description of every public endpoint; served as JSON and rendered by /docs.
+import { SCOPES } from '../auth/scopes'
 import { DEFAULT_VERSION } from '../http/api-version'
 import { STATUSES } from '../job-statuses/lifecycle'
 import { ACCESS_TOKEN_LIFETIME } from '../auth/oauth/routes'
@@ -464,7 +465,8 @@ function components(baseUrl: string) {
             authorizationUrl: `${baseUrl}/oauth/authorize`,
             tokenUrl: `${baseUrl}/oauth/token`,
             refreshUrl: `${baseUrl}/oauth/token`,
-            scopes: { calendar: 'Read the Calendar API and the Zendesk and Xplenty dialects', jobs: 'Create and move jobs (/jobs/v1)' },
+            // The one list of scopes, which the consent page and the command-line tool read too.
+            scopes: { ...SCOPES },
           },
         },
       },
