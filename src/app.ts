@@ -10,7 +10,7 @@ import { oauthRoutes } from './auth/oauth/routes'
 import { KnownTokens } from './auth/known-tokens'
 import { rateLimit } from './auth/rate-limit'
 import type { Config } from './config'
-import { apiVersion } from './http/api-version'
+import { apiVersion, CALENDAR_VERSIONS, WEBHOOKS_VERSIONS } from './http/api-version'
 import { cors } from './http/cors'
 import { healthChecks } from './http/health'
 import { metricsEndpoint, requestObserver } from './http/metrics'
@@ -30,6 +30,8 @@ import { PositionCache } from './job-statuses/positions'
 import type { JobStatusNotifications } from './job-statuses/notifications'
 import { jobWriteRoutes } from './job-statuses/write-routes'
 import { organizationRoutes } from './organizations/routes'
+import type { SecretKey } from './webhooks/secrets'
+import { webhookRoutes } from './webhooks/routes'
 
 export interface AppDeps {
   db: Knex
@@ -43,10 +45,14 @@ export interface AppDeps {
   notifications: JobStatusNotifications
   /** Scheme and host for every link, never taken from the request's Host (see docs/architecture.md). */
   baseUrl: () => string
+  /** Seals webhook subscriptions' secrets. */
+  webhookKey: SecretKey
+  /** Told when a webhook event is queued again, so that it goes out at once. */
+  wakeDeliveries: () => void
 }
 
 /** Answers every request: the known callers' hot reads directly, the rest through the Express app. */
-export function createApp({ db, counters, config, logger, now, baseUrl, notifications }: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
+export function createApp({ db, counters, config, logger, now, baseUrl, notifications, webhookKey, wakeDeliveries }: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const app = express()
   app.disable('x-powered-by')
   // Documents carry ETags computed from their rows (jsonapi/document.ts), errors none.
@@ -69,7 +75,7 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
   const calendar = express.Router()
   // Everything under /calendar is authenticated, unknown paths included, as on PCO.
   calendar.use((req, _res, next) => next(/^\/calendar(\/|$)/.test(req.path) ? undefined : 'router'))
-  calendar.use(apiVersion)
+  calendar.use(apiVersion(CALENDAR_VERSIONS))
   const rules = { limit: config.rateLimit, deepOffsetLimit: config.rateLimitDeepOffset, periodSeconds: config.rateLimitPeriod }
   const knownTokens = new KnownTokens()
   const positions = new PositionCache(db)
@@ -96,6 +102,16 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
   )
   jobs.use(jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStreams: config.eventStreamsMax, retryAfter: config.unavailableRetryAfter, idempotencyKeyTtl: config.idempotencyKeyTtl }))
   app.use(jobs)
+
+  const webhooks = express.Router()
+  webhooks.use((req, _res, next) => next(/^\/webhooks(\/|$)/.test(req.path) ? undefined : 'router'))
+  webhooks.use(apiVersion(WEBHOOKS_VERSIONS))
+  webhooks.use(authenticate({ db, now, scope: 'webhooks', throttle, counters, rateLimitPeriod: config.rateLimitPeriod }))
+  webhooks.use(
+    rateLimit({ db: counters, limit: config.rateLimit, deepOffsetLimit: config.rateLimitDeepOffset, periodSeconds: config.rateLimitPeriod, now }),
+  )
+  webhooks.use(webhookRoutes({ db, baseUrl, now, key: webhookKey, allow: config.webhookAllow, onRequeue: wakeDeliveries }))
+  app.use(webhooks)
 
   app.use(() => {
     throw new NotFound()

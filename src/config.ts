@@ -35,6 +35,14 @@ export interface Config {
   readonly idempotencyKeyTtl: number
   /** The bearer token /metrics asks for; undefined leaves it open on a loopback bind and closed beyond. */
   readonly metricsToken: string | undefined
+  /** Seals webhook secrets at rest (32 bytes); undefined means a key file kept in DATA_DIR. */
+  readonly webhookSecretKey: Buffer | undefined
+  /** Seconds a webhook receiver has to answer before the attempt counts as failed. */
+  readonly webhookTimeout: number
+  /** Milliseconds before a failed delivery's first retry; each later retry waits twice as long. */
+  readonly webhookRetryBase: number
+  /** Which destinations a subscription may name beyond public https addresses. */
+  readonly webhookAllow: { readonly http: boolean; readonly loopback: boolean; readonly private: boolean }
 }
 
 export class ConfigError extends Error {
@@ -88,6 +96,15 @@ function url(env: Env, name: string, protocols: readonly string[]): string | und
   return raw
 }
 
+/** 32 bytes, written as 64 hexadecimal digits or in base64. */
+function key(env: Env, name: string): Buffer | undefined {
+  const raw = text(env, name)
+  if (raw === undefined) return undefined
+  const bytes = /^[0-9a-f]{64}$/i.test(raw) ? Buffer.from(raw, 'hex') : /^[A-Za-z0-9+/]{43}=?$/.test(raw) ? Buffer.from(raw, 'base64') : undefined
+  if (bytes?.length !== 32) throw new ConfigError(name, 'must be 32 bytes as 64 hexadecimal digits or base64 (openssl rand -hex 32)')
+  return bytes
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'])
   const publicUrl = url(env, 'PUBLIC_URL', ['http:', 'https:'])
@@ -109,6 +126,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (metricsToken !== undefined && !/^[\x21-\x7e]{16,}$/.test(metricsToken)) {
     throw new ConfigError('METRICS_TOKEN', 'must be at least 16 printable characters without spaces')
   }
+  const demo = boolean(env, 'DEMO', databaseUrl === undefined)
   const config: Config = {
     databaseUrl,
     dataDir: text(env, 'DATA_DIR') ?? './.data',
@@ -117,7 +135,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl: publicUrl?.replace(/\/$/, ''),
     logLevel,
     logFormat,
-    demo: boolean(env, 'DEMO', databaseUrl === undefined),
+    demo,
     databasePoolMax: integer(env, 'DATABASE_POOL_MAX', 10, 1, 1000),
     unavailableRetryAfter: integer(env, 'UNAVAILABLE_RETRY_AFTER', 5, 1, 3600),
     rateLimit: integer(env, 'RATE_LIMIT', 100, 1, 1_000_000_000),
@@ -130,6 +148,14 @@ export function loadConfig(env: Env = process.env): Config {
     eventStreamsMax: integer(env, 'EVENT_STREAMS_MAX', 1000, 1, 1_000_000),
     idempotencyKeyTtl: integer(env, 'IDEMPOTENCY_KEY_TTL', 86_400, 60, 31_536_000),
     metricsToken,
+    webhookSecretKey: key(env, 'WEBHOOK_SECRET_KEY'),
+    webhookTimeout: integer(env, 'WEBHOOK_TIMEOUT', 10, 1, 300),
+    webhookRetryBase: integer(env, 'WEBHOOK_RETRY_BASE', 30_000, 1, 86_400_000),
+    webhookAllow: {
+      http: boolean(env, 'WEBHOOK_ALLOW_HTTP', demo),
+      loopback: boolean(env, 'WEBHOOK_ALLOW_LOOPBACK', demo),
+      private: boolean(env, 'WEBHOOK_ALLOW_PRIVATE', false),
+    },
   }
   if (config.workers > 1 && config.databaseUrl === undefined) {
     throw new ConfigError('WORKERS', 'more than 1 needs DATABASE_URL: the embedded database can be open in one process only')

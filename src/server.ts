@@ -17,6 +17,8 @@ import { migrate } from './db/migrate'
 import { DEMO_EMAIL, ensureDemo, type Demo } from './demo'
 import { JobStatusNotifications } from './job-statuses/notifications'
 import { ScenarioDriver } from './job-statuses/scenarios'
+import { Deliverer } from './webhooks/deliverer'
+import { loadSecretKey } from './webhooks/secrets'
 
 export interface RunningServer {
   readonly url: string
@@ -92,7 +94,16 @@ async function serve({ config, options, logger, now, server, db, ready }: Servin
   const baseUrl = config.publicUrl ?? url
   const notifications = new JobStatusNotifications(db, config.databaseUrl, logger)
   await notifications.start()
-  const app = createApp({ db, counters, config, logger, now, baseUrl: () => baseUrl, notifications })
+  const { key: webhookKey, fromFile } = await loadSecretKey(config)
+  if (fromFile && config.databaseUrl !== undefined) {
+    logger.warn({ file: fromFile }, 'WEBHOOK_SECRET_KEY is not set: webhook secrets are sealed with this file\'s key; every server on this database needs the same key')
+  }
+  const deliverer = new Deliverer({
+    db, now, logger, key: webhookKey, baseUrl: () => baseUrl,
+    timeoutMs: config.webhookTimeout * 1000, retryBaseMs: config.webhookRetryBase, allow: config.webhookAllow,
+  })
+  const unwatchEvents = notifications.onWebhookEvents(() => deliverer.wake())
+  const app = createApp({ db, counters, config, logger, now, baseUrl: () => baseUrl, notifications, webhookKey, wakeDeliveries: () => deliverer.wake() })
   const scenarios = new ScenarioDriver(db, now, logger)
   const connections = drainable(server)
   ready((req, res) => {
@@ -100,6 +111,7 @@ async function serve({ config, options, logger, now, server, db, ready }: Servin
     app(req, res)
   })
   scenarios.start()
+  deliverer.start()
   const keys = { now, ttlSeconds: config.idempotencyKeyTtl }
   const sweep = setInterval(() => {
     sweepExpiredKeys(db, keys).catch((error: unknown) => logger.warn({ err: error }, 'expired idempotency keys not swept; next try in 10 minutes'))
@@ -109,11 +121,15 @@ async function serve({ config, options, logger, now, server, db, ready }: Servin
   const close = () => {
     closing ??= (async () => {
       const drained = connections.drain(config.shutdownTimeout * 1000)
+      // Deliveries in flight end by their own deadline, beside the drain.
+      unwatchEvents()
+      const delivered = deliverer.stop()
       // Watchers' streams never end by themselves: end them so the drain can finish.
       await notifications.stop()
       await drained
       clearInterval(sweep)
       await scenarios.stop()
+      await delivered
       await socket?.close()
       for (const stop of unwatch) stop()
       if (counters !== db) await counters.destroy()

@@ -18,6 +18,8 @@ export interface Principal {
   readonly organizationId: string
   readonly method: AuthMethod
   readonly scopes: readonly string[]
+  /** The OAuth application a bearer token was issued to; none for a personal access token. */
+  readonly applicationId?: string
   /** The rate-limit window, when authenticating already counted this request. */
   readonly window?: Window
 }
@@ -97,6 +99,7 @@ export function authenticate({ db, now, scope, throttle, counters, rateLimitPeri
             organizationId: row.organization_id,
             method: 'OAuth2',
             scopes: row.scopes,
+            applicationId: row.application_id,
             ...(row.window ? { window: row.window } : {}),
           }
           knownTokens?.remember(digestSecret(token), { personId: row.person_id, organizationId: row.organization_id, scopes: row.scopes })

@@ -7,6 +7,7 @@ import { digestSecret, generateSecret } from './secrets'
 
 export interface AccessTokenRow {
   person_id: string
+  application_id: string
   organization_id: string
   scopes: string[]
   expires_at: Date | null
@@ -34,7 +35,7 @@ export async function findAccessTokenAndCount(
 ): Promise<(AccessTokenRow & { window?: Window }) | undefined> {
   const { rows } = await db.raw(
     `WITH token AS (
-       SELECT t.person_id, p.organization_id, t.scopes, t.expires_at, t.revoked_at,
+       SELECT t.person_id, t.application_id, p.organization_id, t.scopes, t.expires_at, t.revoked_at,
               (${TOKEN_IN_FORCE} AND :scope = ANY(t.scopes)) AS valid
        FROM oauth_access_tokens AS t JOIN people AS p ON p.id = t.person_id
        WHERE t.token_digest = :digest
@@ -49,6 +50,7 @@ export async function findAccessTokenAndCount(
   if (!row) return undefined
   return {
     person_id: String(row.person_id),
+    application_id: String(row.application_id),
     organization_id: String(row.organization_id),
     scopes: row.scopes as string[],
     expires_at: row.expires_at === null ? null : new Date(row.expires_at as string),

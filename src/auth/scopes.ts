@@ -4,6 +4,7 @@
 export const SCOPES = {
   calendar: 'Read your organization’s Calendar data, including job statuses',
   jobs: 'Create jobs and report their progress',
+  webhooks: 'Manage webhook subscriptions and read what was delivered to them',
 } as const satisfies Record<string, string>
 
 export type Scope = keyof typeof SCOPES

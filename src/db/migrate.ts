@@ -10,6 +10,7 @@ import * as jobStatusRevisions from '../../db/migrations/20261124060000_job_stat
 import * as idempotencyKeyExpiry from '../../db/migrations/20261201000000_idempotency_key_expiry'
 import * as resultTaskIdType from '../../db/migrations/20261201010000_result_task_id_type'
 import * as explorerJobsScope from '../../db/migrations/20261201020000_explorer_jobs_scope'
+import * as webhooks from '../../db/migrations/20261201030000_webhooks'
 
 interface Migration {
   up(db: Knex): Promise<void>
@@ -27,6 +28,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['20261201000000_idempotency_key_expiry', idempotencyKeyExpiry],
   ['20261201010000_result_task_id_type', resultTaskIdType],
   ['20261201020000_explorer_jobs_scope', explorerJobsScope],
+  ['20261201030000_webhooks', webhooks],
 ]
 
 export interface MigrateOptions {

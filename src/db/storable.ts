@@ -5,3 +5,8 @@
 export function isStorableText(text: string): boolean {
   return !text.includes('\u0000') && text.isWellFormed()
 }
+
+/** `text` made storable: U+0000 and unpaired surrogates become U+FFFD, for text the server keeps as it came (a receiver's answer). */
+export function toStorableText(text: string): string {
+  return text.toWellFormed().replaceAll('\u0000', '\uFFFD')
+}

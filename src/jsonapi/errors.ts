@@ -209,7 +209,7 @@ export class BadRequest extends ApiError {
 
 export class UnsupportedVersion extends ApiError {
   readonly status = 400
-  constructor() {
+  constructor(readonly earliest = '2018-08-01') {
     super('unsupported version')
   }
   body() {
@@ -217,7 +217,7 @@ export class UnsupportedVersion extends ApiError {
       status: '400',
       title: 'Unsupported Version',
       code: 'unsupported_version_error',
-      detail: 'X-PCO-API-Version must be a date on or after 2018-08-01, as YYYY-MM-DD, or LATEST',
+      detail: `X-PCO-API-Version must be a date on or after ${this.earliest}, as YYYY-MM-DD, or LATEST`,
     })
   }
 }
