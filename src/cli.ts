@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The command-line tool: migrate, create organizations, people and tokens, and insert job statuses in bulk.
+// The command-line tool: migrate, create organizations, people and tokens, insert job statuses in bulk, manage webhooks.
 import { parseArgs } from 'node:util'
 import type { Knex } from 'knex'
 import { ALL_OPTIONS, COMMANDS, UsageError, type Command, type Values } from './cli/commands'
@@ -56,9 +56,22 @@ async function main(argv: string[]): Promise<number> {
   }
   let db: Knex | undefined
   try {
-    db = openDatabase(loadConfig(), { holder: 'the command-line tool', throughRunningServer: true })
+    const config = loadConfig()
+    db = openDatabase(config, { holder: 'the command-line tool', throughRunningServer: true })
     if (command.name !== 'migrate') await migrate(db)
-    const answer = await command.run(db, values, { note: (line) => process.stderr.write(`${line}\n`) })
+    // Ctrl-C is caught only for a command that asks when to stop; any other it ends as usual.
+    let stopped: Promise<void> | undefined
+    const answer = await command.run(db, values, {
+      config,
+      note: (line) => process.stderr.write(`${line}\n`),
+      print: (line) => process.stdout.write(`${line}\n`),
+      get stopped() {
+        return (stopped ??= new Promise<void>((resolve) => {
+          process.once('SIGINT', () => resolve())
+          process.once('SIGTERM', () => resolve())
+        }))
+      },
+    })
     process.stdout.write(`${answer}\n`)
     return 0
   } catch (error) {

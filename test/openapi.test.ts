@@ -14,7 +14,7 @@ type Json = any
 let server: TestServer
 let document: Json
 before(async () => {
-  server = await startTestServer({ RATE_LIMIT: '1000' })
+  server = await startTestServer({ RATE_LIMIT: '1000', WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_LOOPBACK: 'true' })
   document = (await request(server.url, '/openapi.json')).json
 })
 after(() => server.close())
@@ -55,6 +55,7 @@ describe('the OpenAPI document', () => {
     ]) {
       assert.ok(paths.includes(expected), `${expected} is not described`)
     }
+    assert.ok(paths.includes('/webhooks/v2/webhook_subscriptions/{id}/events/{event_id}/deliveries'))
     assert.deepEqual(Object.keys(document.components.securitySchemes).sort(), ['metricsToken', 'oauth2', 'personalAccessToken', 'xplentyApiKey', 'zendeskBasic'])
   })
 
@@ -228,6 +229,49 @@ describe('live responses match the document', () => {
     check('/{account_id}/api/jobs/{job_id}', 'get', await request(server.url, `/${account}/api/jobs/${first}`, { token: 'nope' }))
   })
 
+  it('on the Webhooks API', async () => {
+    const tenant = await createTenant(server.db)
+    const token = await createToken(server.db, tenant.personId, { scopes: ['webhooks', 'jobs'] })
+    const send = (method: string, path: string, body?: unknown) =>
+      fetch(`${server.url}${path}`, {
+        method,
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/vnd.api+json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }).then(async (r) => ({ status: r.status, headers: r.headers, text: await r.text(), get json() { return JSON.parse(this.text) } }) as Reply)
+    const subscriptions = '/webhooks/v2/webhook_subscriptions'
+    check('/webhooks/v2', 'get', await send('GET', '/webhooks/v2'))
+    check('/webhooks/v2/available_events', 'get', await send('GET', '/webhooks/v2/available_events'))
+    // An address nobody listens on: the delivery fails, and the log says so.
+    const created = await send('POST', subscriptions, { data: { type: 'WebhookSubscription', attributes: { name: 'calendar.v2.events.job_status.created', url: 'http://127.0.0.1:9/hooks' } } })
+    check(subscriptions, 'post', created)
+    check(subscriptions, 'post', await send('POST', subscriptions, { data: { attributes: { name: 'nope', url: 'https://example.org/' } } }))
+    check(subscriptions, 'post', await send('POST', subscriptions, { data: { attributes: { name: 'calendar.v2.events.job_status.created', url: 'https://10.0.0.1/' } } }))
+    const id = created.json.data.id
+    check(subscriptions, 'get', await send('GET', `${subscriptions}?per_page=1`))
+    check(`${subscriptions}/{id}`, 'get', await send('GET', `${subscriptions}/${id}`))
+    check(`${subscriptions}/{id}`, 'patch', await send('PATCH', `${subscriptions}/${id}`, { data: { attributes: { active: true } } }))
+    check(`${subscriptions}/{id}/rotate_secret`, 'post', await send('POST', `${subscriptions}/${id}/rotate_secret`))
+    await send('POST', '/jobs/v1/job_statuses', { data: { attributes: { message: 'seen by a webhook' } } })
+    let deliveries: Reply
+    for (;;) {
+      const events = await send('GET', `${subscriptions}/${id}/events`)
+      const [event] = events.json.data
+      deliveries = await send('GET', `${subscriptions}/${id}/events/${event.id}/deliveries`)
+      if (deliveries.json.meta.total_count > 0) {
+        check(`${subscriptions}/{id}/events`, 'get', events)
+        check(`${subscriptions}/{id}/events/{event_id}`, 'get', await send('GET', `${subscriptions}/${id}/events/${event.id}`))
+        check(`${subscriptions}/{id}/events/{event_id}/deliveries`, 'get', deliveries)
+        check(`${subscriptions}/{id}/events/{event_id}/redeliver`, 'post', await send('POST', `${subscriptions}/${id}/events/${event.id}/redeliver`))
+        break
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    check(`${subscriptions}/{id}/events`, 'get', await send('GET', `${subscriptions}/${id}/events?where[status]=lost`))
+    check(`${subscriptions}/{id}`, 'delete', await send('DELETE', `${subscriptions}/${id}`))
+    check(`${subscriptions}/{id}`, 'get', await send('GET', `${subscriptions}/${id}`))
+    assert.ok(checked.has('post /webhooks/v2/webhook_subscriptions 422'))
+  })
+
   it('covered every operation of the document', () => {
     const operations = Object.entries<Json>(document.paths).flatMap(([path, item]) => METHODS.filter((m) => item[m]).map((m) => `${m} ${path}`))
     const exercised = new Set([...checked].map((key) => key.split(' ').slice(0, 2).join(' ')))
@@ -263,7 +307,7 @@ describe('the document’s security is what the server does', () => {
       }
     }
     const fill = (path: string) =>
-      path.replace('{account_id}', tenant.organizationId).replace(/\{(id|job_id)\}/g, job)
+      path.replace('{account_id}', tenant.organizationId).replace(/\{(id|job_id|event_id)\}/g, job)
     let checked = 0
     for (const [path, operations] of Object.entries(document.paths as Record<string, Record<string, Json>>)) {
       if (path.startsWith('/oauth/')) continue // RFC 6749's own client authentication, tested in oauth.test.ts

@@ -8,26 +8,11 @@ import { migrate } from '../db/migrate'
 import { createJobStatus } from '../job-statuses/commands'
 import { insertJobStatuses } from '../job-statuses/query'
 import { createOrganization } from '../organizations/query'
+import { UsageError, type Command, type Values } from './command'
 import { progress } from './progress'
+import { WEBHOOK_COMMANDS } from './webhook-commands'
 
-export class UsageError extends Error {}
-
-export type Values = Record<string, string | undefined> & { 'redirect-uri'?: string[] }
-
-/** What a command may write besides its answer: notes and progress go to stderr, so stdout stays scriptable. */
-export interface Output {
-  note(line: string): void
-}
-
-export interface Command {
-  readonly name: string
-  /** Options after the name, as `--help` shows them. */
-  readonly synopsis: string
-  readonly summary: string
-  readonly help: string
-  readonly options: readonly string[]
-  run(db: Knex, values: Values, output: Output): Promise<string>
-}
+export { UsageError, type Command, type Values } from './command'
 
 /** A bearer token from the tool lasts as long as the demo's unless --expires-in says otherwise. */
 export const DEFAULT_TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600
@@ -55,9 +40,9 @@ async function exists(db: Knex, table: string, id: string): Promise<void> {
   if (!/^\d+$/.test(id) || !(await db(table).where({ id }).first('id'))) throw new UsageError(`no row ${id} in ${table}`)
 }
 
-const scopeHelp = `Scopes: ${SCOPE_NAMES.join(', ')} (calendar: the Calendar API and the Zendesk and Xplenty reads; jobs: the write API); several are separated by spaces or commas.`
+const scopeHelp = `Scopes: ${SCOPE_NAMES.join(', ')} (calendar: the Calendar API and the Zendesk and Xplenty reads; jobs: the write API; webhooks: the Webhooks API); several are separated by spaces or commas.`
 
-export const COMMANDS: readonly Command[] = [
+const CORE_COMMANDS: readonly Command[] = [
   {
     name: 'migrate',
     synopsis: '',
@@ -187,6 +172,8 @@ export const COMMANDS: readonly Command[] = [
     },
   },
 ]
+
+export const COMMANDS: readonly Command[] = [...CORE_COMMANDS, ...WEBHOOK_COMMANDS]
 
 /** Every option any command takes, for the argument parser. */
 export const ALL_OPTIONS = [...new Set(COMMANDS.flatMap((command) => command.options))]

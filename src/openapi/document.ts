@@ -3,6 +3,7 @@ import { SCOPES } from '../auth/scopes'
 import { DEFAULT_VERSION } from '../http/api-version'
 import { STATUSES } from '../job-statuses/lifecycle'
 import { ACCESS_TOKEN_LIFETIME } from '../auth/oauth/routes'
+import { webhookPaths, webhookSchemas, type OpenApiParts } from '../webhooks/openapi'
 
 type Schema = Record<string, unknown>
 
@@ -78,6 +79,7 @@ const parent = { type: 'object', required: ['id', 'type'], properties: { id: ID,
 
 function schemas(): Record<string, Schema> {
   return {
+    ...webhookSchemas(PARTS()),
     Error: {
       type: 'object',
       description: 'One failure. `status` is a string; `source` names the parameter or body member at fault.',
@@ -506,14 +508,20 @@ function jobsOperation(summary: string, operationId: string, extra: Schema = {},
 }
 
 /** A JSON body of `schema`, with an example the explorer fills its editor with. */
-const body = (schema: string, example: unknown) => ({
-  required: true,
-  content: { 'application/vnd.api+json': { schema: ref(schema), example }, 'application/json': { schema: ref(schema), example } },
-})
+function body(schema: string, example: unknown) {
+  return {
+    required: true,
+    content: { 'application/vnd.api+json': { schema: ref(schema), example }, 'application/json': { schema: ref(schema), example } },
+  }
+}
+
+/** What the other APIs' parts of the document are written with. */
+const PARTS = (): OpenApiParts => ({ ref, response, parameter, json, body, ID, LINK, TIMESTAMP, PCO_HEADERS })
 
 function paths() {
   const idPath = { parameters: [parameter('JobStatusId')] }
   return {
+    ...webhookPaths(PARTS()),
     '/calendar/v2': {
       get: {
         tags: ['Calendar'],
@@ -848,6 +856,7 @@ export function openApiDocument(baseUrl: string) {
       { name: 'OAuth', description: 'OAuth 2 authorization code flow with refresh-token rotation' },
       { name: 'Zendesk', description: "Zendesk's job_statuses over the same store" },
       { name: 'Xplenty', description: "Xplenty's jobs over the same store" },
+      { name: 'Webhooks', description: "Planning Center's Webhooks API, version 2022-10-20: subscriptions to job-status events, their events and deliveries" },
       { name: 'Reference', description: 'This document' },
       { name: 'Operations', description: 'Health checks for load balancers and orchestrators' },
     ],

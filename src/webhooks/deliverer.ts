@@ -19,8 +19,8 @@ const MAX_IN_FLIGHT = 64
 /** How often a process looks for retries that came due and leases that ran out, without being told. */
 const POLL_MS = 1_000
 
-/** A lease outlasts the receiver's deadline by this much, so only a dead process's lease runs out. */
-const LEASE_MARGIN_MS = 5_000
+/** A lease outlasts the receiver's deadline by this much, so only a dead (or stalled) process's lease runs out. */
+const LEASE_MARGIN_MS = 2_000
 
 /** Milliseconds before retry `failures` (1 for the first failure): base, then doubling. */
 export function retryDelay(failures: number, baseMs: number): number {
@@ -97,8 +97,7 @@ export class Deliverer {
     const { db, now, key, timeoutMs, logger } = this.options
     let events: ClaimedEvent[]
     try {
-      const at = now()
-      events = await claimEvents(db, { now: at, leaseUntil: new Date(at.getTime() + timeoutMs + LEASE_MARGIN_MS), keyId: key.id, limit: room })
+      events = await claimEvents(db, { now: now(), leaseMs: timeoutMs + LEASE_MARGIN_MS, keyId: key.id, limit: room })
       this.failing = false
     } catch (error) {
       // The database may be away for a while: say so once, and keep polling.

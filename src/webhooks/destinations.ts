@@ -36,6 +36,8 @@ type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | Lo
  */
 export function guardedLookup(allow: DestinationPolicy) {
   return (hostname: string, options: LookupOneOptions | LookupAllOptions, callback: LookupCallback): void => {
+    const byName = nameRefusal(hostname, allow)
+    if (byName) return callback(new RefusedDestination(byName), '')
     dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
       if (error) return callback(error, '')
       const refusal = addresses.map(({ address }) => addressRefusal(address, allow)).find(Boolean)
@@ -70,14 +72,24 @@ export function urlProblem(raw: string, allow: DestinationPolicy): string | unde
   return undefined
 }
 
+/** localhost and its subdomains are loopback by definition (RFC 6761), whatever a resolver says. */
+function nameRefusal(hostname: string, allow: DestinationPolicy): string | undefined {
+  const name = hostname.toLowerCase().replace(/\.$/, '')
+  if (name !== 'localhost' && !name.endsWith('.localhost')) return undefined
+  return allow.loopback ? undefined : `${hostname} is a loopback name`
+}
+
 /** Why a delivery to `url` would be refused, as far as can be told now: its address, or what its name resolves to. */
 export async function destinationRefusal(url: URL, allow: DestinationPolicy): Promise<string | undefined> {
   const literal = literalAddress(url)
   if (literal !== undefined) return addressRefusal(literal, allow)
+  const byName = nameRefusal(url.hostname, allow)
+  if (byName) return byName
   const addresses = await new Promise<LookupAddress[] | undefined>((resolve) => {
     dnsLookup(url.hostname, { all: true }, (error, found) => resolve(error ? undefined : found))
   })
-  // A name that does not resolve yet is kept: every delivery resolves it afresh and checks the answer.
-  const refusal = addresses?.map(({ address }) => addressRefusal(address, allow)).find(Boolean)
+  // Nothing to check is nothing to trust; every delivery resolves the name afresh and checks the answer too.
+  if (!addresses || addresses.length === 0) return `${url.hostname} does not resolve`
+  const refusal = addresses.map(({ address }) => addressRefusal(address, allow)).find(Boolean)
   return refusal ? `${url.hostname} resolves to ${refusal.replace(/ is /, ', which is ')}` : undefined
 }

@@ -181,13 +181,14 @@ export interface ClaimedEvent extends EventRow {
 
 /**
  * Leases up to `limit` events for delivery: each the oldest pending event of an active subscription
- * sealed with `keyId`, due, and not leased by a live process. One event per subscription at a time keeps
+ * sealed with `keyId`, due, and not leased by a live process. Leases are timed by the database's clock,
+ * so hosts whose clocks differ agree on when one runs out. One event per subscription at a time keeps
  * each subscription's events in recorded order; SKIP LOCKED lets processes claim side by side.
  */
-export async function claimEvents(db: Knex, { now, leaseUntil, keyId, limit }: { now: Date; leaseUntil: Date; keyId: string; limit: number }): Promise<ClaimedEvent[]> {
+export async function claimEvents(db: Knex, { now, leaseMs, keyId, limit }: { now: Date; leaseMs: number; keyId: string; limit: number }): Promise<ClaimedEvent[]> {
   const { rows } = await db.raw(
     `UPDATE webhook_events AS e
-        SET leased_until = :leaseUntil, attempts = e.attempts + 1, updated_at = :now
+        SET leased_until = clock_timestamp() + :leaseMs * interval '1 millisecond', attempts = e.attempts + 1, updated_at = :now
        FROM (
          SELECT candidate.id FROM webhook_events AS candidate
           WHERE candidate.id IN (
@@ -201,14 +202,14 @@ export async function claimEvents(db: Knex, { now, leaseUntil, keyId, limit }: {
                 )
             AND candidate.status = 'pending'
             AND candidate.next_attempt_at <= :now
-            AND (candidate.leased_until IS NULL OR candidate.leased_until <= :now)
+            AND (candidate.leased_until IS NULL OR candidate.leased_until <= clock_timestamp())
           ORDER BY candidate.id
           LIMIT :limit
           FOR UPDATE SKIP LOCKED
        ) AS claimed, webhook_subscriptions AS s
       WHERE e.id = claimed.id AND s.id = e.subscription_id
       RETURNING e.*, s.url, s.secret_ciphertext`,
-    { now, leaseUntil, keyId, limit },
+    { now, leaseMs, keyId, limit },
   )
   return (rows as Array<Record<string, unknown>>).map((row) => ({ ...event(row), url: String(row.url), secret_ciphertext: String(row.secret_ciphertext) }))
 }
