@@ -2,6 +2,7 @@
 import type { Knex } from 'knex'
 import { createAccessToken, createPerson, createPersonalAccessToken, findOrCreateCommandLineApplication } from './auth/credentials'
 import { hashPassword } from './auth/passwords'
+import { SCOPE_NAMES } from './auth/scopes'
 import { generateSecret } from './auth/secrets'
 import { insertJobStatuses } from './job-statuses/query'
 import { createOrganization } from './organizations/query'
@@ -44,7 +45,8 @@ export async function ensureDemo(db: Knex, now: () => Date): Promise<Demo> {
     const bearerToken = await createAccessToken(trx, {
       personId: demo.personId,
       applicationId,
-      scopes: ['calendar'],
+      // Every scope: a newcomer can read, write jobs and subscribe a webhook with the one token printed.
+      scopes: [...SCOPE_NAMES],
       expiresAt: new Date(now().getTime() + DEMO_TOKEN_LIFETIME_MS),
     })
     const password = generateSecret().slice(0, 16)

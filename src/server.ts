@@ -149,12 +149,12 @@ function printWelcome(demo: Demo | undefined, baseUrl: string): void {
   if (demo) {
     lines.push(
       '',
-      `Demo organization ${demo.organizationId}. A bearer token for it, valid for 30 days:`,
+      `Demo organization ${demo.organizationId}. A bearer token for it (every scope: calendar, jobs, webhooks), valid for 30 days:`,
       '',
       `  curl -H "Authorization: Bearer ${demo.bearerToken}" ${baseUrl}/calendar/v2/job_statuses`,
       '',
       `Browse it at ${baseUrl}/explorer/ (sign in as ${DEMO_EMAIL}, password ${demo.password}, new every start);`,
-      `the reference is at ${baseUrl}/docs.`,
+      `the reference is at ${baseUrl}/docs; docs/webhooks.md subscribes a receiver on this machine.`,
     )
     if (demo.personalAccessToken) {
       const { appId, secret } = demo.personalAccessToken

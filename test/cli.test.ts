@@ -1,22 +1,32 @@
 // The command-line tool, run as a user would, against the suite's backend; the server then serves what it made.
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { after, describe, it } from 'node:test'
 import { request } from './support/http'
+import { startReceiver } from './support/receiver'
 import { backend, startTestServer } from './support/server'
 
 const run = promisify(execFile)
 const dataDir = mkdtempSync(join(tmpdir(), 'pco-cli-'))
 after(() => rmSync(dataDir, { recursive: true, force: true }))
 
+/** What the webhook commands and the server share: the key that seals secrets, and loopback receivers allowed. */
+const WEBHOOK_ENV = { WEBHOOK_SECRET_KEY: randomBytes(32).toString('hex'), WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_LOOPBACK: 'true' }
+
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return cliWith({}, ...args)
+}
+
+async function cliWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
-      env: { ...process.env, DATA_DIR: dataDir },
+      env: { ...process.env, DATA_DIR: dataDir, ...env },
     })
     return { code: 0, stdout: stdout.trim(), stderr }
   } catch (error) {
@@ -115,7 +125,10 @@ describe(`the command-line tool (${backend})`, () => {
     const list = await cli('help')
     assert.equal(list.code, 0)
     const names = [...list.stdout.matchAll(/^ {2}([a-z]+(?: [a-z]+)?)(?: --|$)/gm)].map((match) => match[1]!)
-    assert.deepEqual(names, ['migrate', 'org create', 'person create', 'app create', 'token pat', 'token bearer', 'jobs insert', 'jobs scenario'])
+    assert.deepEqual(names, [
+      'migrate', 'org create', 'person create', 'app create', 'token pat', 'token bearer', 'jobs insert', 'jobs scenario',
+      'webhooks create', 'webhooks list', 'webhooks delete', 'webhooks tail',
+    ])
     for (const name of names) {
       const help = await cli(...name.split(' '), '--help')
       assert.equal(help.code, 0, name)
@@ -129,7 +142,7 @@ describe(`the command-line tool (${backend})`, () => {
     const person = await cli('person', 'create', '--org', org.stdout, '--name', 'Grace')
     const unknown = await cli('token', 'bearer', '--person', person.stdout, '--scope', 'calendar people')
     assert.equal(unknown.code, 2)
-    assert.match(unknown.stderr, /unknown scope "people": the scopes are calendar, jobs/)
+    assert.match(unknown.stderr, /unknown scope "people": the scopes are calendar, jobs, webhooks/)
     const app = await cli('app', 'create', '--name', 'x', '--redirect-uri', 'http://localhost/cb', '--scope', 'admin')
     assert.equal(app.code, 2)
     assert.match(app.stderr, /unknown scope "admin"/)
@@ -142,5 +155,67 @@ describe(`the command-line tool (${backend})`, () => {
     const lifetime = Date.parse(expires) - before
     assert.ok(lifetime > 30 * 86_400_000 - 600_000 && lifetime <= 30 * 86_400_000 + 600_000, token.stderr)
     assert.match(token.stderr, /scopes calendar jobs/)
+  })
+
+  it('subscribes a receiver, lists and deletes subscriptions, and tails deliveries until Ctrl-C', async () => {
+    const org = await cli('org', 'create', '--name', 'Webhooks')
+    const person = await cli('person', 'create', '--org', org.stdout, '--name', 'Hopper')
+    // Not a demo: loopback destinations are refused, as on a production server.
+    const refused = await cliWith({ DEMO: 'false' }, 'webhooks', 'create', '--person', person.stdout, '--event', 'calendar.v2.events.job_status.created', '--url', 'https://127.0.0.1/hooks')
+    assert.equal(refused.code, 2)
+    assert.match(refused.stderr, /--url is refused: 127\.0\.0\.1 is a loopback address/)
+    const unknown = await cli('webhooks', 'create', '--person', person.stdout, '--event', 'people.v2.events.person.created', '--url', 'https://example.org/')
+    assert.equal(unknown.code, 2)
+    assert.match(unknown.stderr, /--event must be one of calendar\.v2\.events\.job_status\.created/)
+
+    const receiver = await startReceiver()
+    const created = await cliWith(WEBHOOK_ENV, 'webhooks', 'create', '--person', person.stdout, '--event', 'calendar.v2.events.job_status.created', '--url', `${receiver.url}/cli`)
+    assert.equal(created.code, 0, created.stderr)
+    const [, id, secret] = /^id: (\d+)\nauthenticity_secret: ([0-9a-f]{64})$/.exec(created.stdout) ?? []
+    assert.ok(id && secret, created.stdout)
+    receiver.secrets.set('/cli', secret)
+    const listed = await cli('webhooks', 'list', '--org', org.stdout)
+    assert.equal(listed.stdout, `${id}\tcalendar.v2.events.job_status.created\tactive\t${receiver.url}/cli`)
+
+    const server = await startTestServer({ DATA_DIR: dataDir, ...WEBHOOK_ENV })
+    try {
+      const tail = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'webhooks', 'tail', '--org', org.stdout], {
+        env: { ...process.env, DATA_DIR: dataDir, ...WEBHOOK_ENV },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let printed = ''
+      tail.stdout.setEncoding('utf8')
+      const line = new Promise<string>((resolve) => {
+        tail.stdout.on('data', (chunk: string) => {
+          printed += chunk
+          const first = printed.split('\n').find((l) => l.includes('calendar.v2.events.job_status.created'))
+          if (first) resolve(first)
+        })
+      })
+      // Tail shows what happens after it starts: the job comes once it says it is following.
+      let errors = ''
+      tail.stderr.setEncoding('utf8')
+      await new Promise<void>((resolve) => {
+        tail.stderr.on('data', (chunk: string) => {
+          errors += chunk
+          if (errors.includes('Ctrl-C stops')) resolve()
+        })
+      })
+      const job = await cli('jobs', 'scenario', '--person', person.stdout, '--duration', '60', '--total', '1')
+      assert.equal(job.code, 0, job.stderr)
+      const shown = await line
+      assert.match(shown, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:]+Z\\t${id}\\t[0-9a-f-]{36}\\tcalendar\\.v2\\.events\\.job_status\\.created\\tattempt 1\\t200\\t[\\d.]+ s$`))
+      assert.ok(receiver.received.every((r) => r.signed), 'signed with the secret the tool printed')
+      tail.kill('SIGINT')
+      const [code] = await once(tail, 'exit')
+      assert.equal(code, 0)
+      assert.match(printed, /\d+ deliveries\n$/)
+    } finally {
+      await server.close()
+      await receiver.close()
+    }
+    const deleted = await cli('webhooks', 'delete', '--org', org.stdout, '--id', id)
+    assert.equal(deleted.stdout, `deleted ${id}`)
+    assert.equal((await cli('webhooks', 'list', '--org', org.stdout)).stdout, '(no subscriptions)')
   })
 })

@@ -358,6 +358,37 @@ describe('the API explorer in Chromium', { skip }, () => {
     await context.close()
   })
 
+  it('signs in for the Webhooks API too, subscribes, and follows a subscription’s links', async () => {
+    const { context, page, hosts } = await newContext({ width: 1280, height: 900 })
+    await page.goto(`${server.url}/explorer/`)
+    await page.getByRole('button', { name: 'Sign in with OAuth' }).click()
+    await page.getByLabel('Email').fill(person.email)
+    await page.getByLabel('Password').fill(person.password)
+    await page.getByRole('button', { name: /allow/i }).click()
+    await page.waitForURL((url) => url.pathname === '/explorer/' && !url.search)
+    assert.equal(await loaded(page, '/calendar/v2'), '200 OK')
+
+    await page.getByLabel('Path').fill('/webhooks/v2')
+    assert.equal(await act(page, () => page.getByLabel('Path').press('Enter'), '/webhooks/v2'), '200 OK')
+    assert.equal(await act(page, () => page.locator('#record a', { hasText: '/webhooks/v2/available_events' }).click(), '/webhooks/v2/available_events'), '200 OK')
+    assert.deepEqual((await shownRowIds(page)).sort(), ['calendar.v2.events.job_status.created', 'calendar.v2.events.job_status.destroyed', 'calendar.v2.events.job_status.updated'])
+
+    // Subscribe from the documented example, to a public address (this test server allows nothing else).
+    await page.getByLabel('Path').fill('/webhooks/v2/webhook_subscriptions')
+    await page.getByLabel('Method').selectOption('POST')
+    const editor = page.getByLabel('Request body (JSON)')
+    await page.waitForFunction("document.getElementById('body-input').value.includes('calendar.v2.events.job_status.updated')")
+    await editor.fill((await editor.inputValue()).replace('https://example.org/hooks/pco', 'https://93.184.215.14/hooks/pco'))
+    assert.equal(await act(page, () => page.getByRole('button', { name: 'Send', exact: true }).click()), '201 Created')
+    const id = (await page.locator('#record dd[data-attribute="id"]').textContent())!
+    assert.match((await page.locator('#record dd[data-attribute="authenticity_secret"]').textContent())!, /^"?[0-9a-f]{64}"?$/)
+    const events = `/webhooks/v2/webhook_subscriptions/${id}/events`
+    assert.equal(await act(page, () => page.locator('#record a', { hasText: events }).click(), events), '200 OK')
+    await shot(page, 'desktop-9-webhooks')
+    assert.deepEqual([...hosts], [new URL(server.url).host])
+    await context.close()
+  })
+
   it('shows a 429 with the time to wait', async () => {
     const limited = await startTestServer({ RATE_LIMIT: '2' })
     try {

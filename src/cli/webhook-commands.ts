@@ -80,7 +80,7 @@ export const WEBHOOK_COMMANDS: readonly Command[] = [
     summary: 'print every delivery attempt as it happens, until Ctrl-C',
     help: "Follows organization ID's delivery attempts (one subscription's with --id), a line each: time, subscription, event uuid, event name, attempt, the receiver's status (or `-` for no answer), seconds taken and, for a failure, what came back. Starts with what happens next.",
     options: ['org', 'id'],
-    run: async (db, values, { print, stopped }) => {
+    run: async (db, values, { print, note, stopped }) => {
       const organization = id(values, 'org')
       const subscription = values.id === undefined ? undefined : id(values, 'id')
       const scoped = (query: Knex.QueryBuilder) => {
@@ -90,6 +90,7 @@ export const WEBHOOK_COMMANDS: readonly Command[] = [
       }
       const [{ last }] = (await scoped(db('webhook_deliveries as d')).max({ last: 'd.id' })) as [{ last: string | number | null }]
       let after = String(last ?? 0)
+      note(`following the deliveries of organization ${organization}${subscription === undefined ? '' : `, subscription ${subscription}`}; Ctrl-C stops`)
       let printed = 0
       let stop = false
       void stopped.then(() => (stop = true))

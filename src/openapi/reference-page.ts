@@ -12,6 +12,7 @@ const STYLE = `
   h1 { margin: 0 0 .25rem; font-size: 1.4rem; }
   main { max-width: 62rem; margin: 0 auto; padding: 1rem; }
   nav ul { columns: 2 16rem; padding-left: 1.2rem; }
+  nav li { overflow-wrap: anywhere; }
   section.operation, section.schema { background: #fff; border-radius: 8px; box-shadow: 0 1px 4px #0002; padding: 1rem; margin: 1rem 0; }
   h2 { margin-top: 2rem; }
   h3 { margin: 0; font-size: 1.05rem; overflow-wrap: anywhere; }

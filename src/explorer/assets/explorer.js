@@ -88,7 +88,7 @@ async function startOAuth() {
     client_id: document.body.dataset.clientId ?? '',
     redirect_uri: redirectUri(),
     response_type: 'code',
-    scope: 'calendar jobs',
+    scope: 'calendar jobs webhooks',
     state,
     code_challenge: challenge,
     code_challenge_method: 'S256',
