@@ -41,6 +41,8 @@ export interface Config {
   readonly webhookTimeout: number
   /** Milliseconds before a failed delivery's first retry; each later retry waits twice as long. */
   readonly webhookRetryBase: number
+  /** Days delivered and failed webhook events (and their deliveries) are kept after their last change. */
+  readonly webhookRetentionDays: number
   /** Which destinations a subscription may name beyond public https addresses. */
   readonly webhookAllow: { readonly http: boolean; readonly loopback: boolean; readonly private: boolean }
 }
@@ -151,6 +153,7 @@ export function loadConfig(env: Env = process.env): Config {
     webhookSecretKey: key(env, 'WEBHOOK_SECRET_KEY'),
     webhookTimeout: integer(env, 'WEBHOOK_TIMEOUT', 10, 1, 300),
     webhookRetryBase: integer(env, 'WEBHOOK_RETRY_BASE', 30_000, 1, 86_400_000),
+    webhookRetentionDays: integer(env, 'WEBHOOK_RETENTION_DAYS', 30, 1, 3650),
     webhookAllow: {
       http: boolean(env, 'WEBHOOK_ALLOW_HTTP', demo),
       loopback: boolean(env, 'WEBHOOK_ALLOW_LOOPBACK', demo),

@@ -18,6 +18,7 @@ import { DEMO_EMAIL, ensureDemo, type Demo } from './demo'
 import { JobStatusNotifications } from './job-statuses/notifications'
 import { ScenarioDriver } from './job-statuses/scenarios'
 import { Deliverer } from './webhooks/deliverer'
+import { sweepFinishedEvents } from './webhooks/query'
 import { loadSecretKey } from './webhooks/secrets'
 
 export interface RunningServer {
@@ -115,6 +116,9 @@ async function serve({ config, options, logger, now, server, db, ready }: Servin
   const keys = { now, ttlSeconds: config.idempotencyKeyTtl }
   const sweep = setInterval(() => {
     sweepExpiredKeys(db, keys).catch((error: unknown) => logger.warn({ err: error }, 'expired idempotency keys not swept; next try in 10 minutes'))
+    sweepFinishedEvents(db, new Date(now().getTime() - config.webhookRetentionDays * 86_400_000)).catch((error: unknown) =>
+      logger.warn({ err: error }, 'finished webhook events not swept; next try in 10 minutes'),
+    )
   }, 600_000).unref()
 
   let closing: Promise<void> | undefined

@@ -7,6 +7,7 @@ import { createTenant, createToken, type Tenant } from './support/factories'
 import { request } from './support/http'
 import { startReceiver, type Receiver } from './support/receiver'
 import { startTestServer, type TestServer } from './support/server'
+import { sweepFinishedEvents } from '../src/webhooks/query'
 import { secretKey } from '../src/webhooks/secrets'
 
 const KEY = randomBytes(32)
@@ -423,6 +424,36 @@ describe('deliveries', () => {
     const [delivery] = await server.db('webhook_deliveries').where({ event_id: event.id })
     assert.equal(delivery.status, 307)
     receiver.answer = () => 200
+  })
+})
+
+describe('keeping events', () => {
+  it('deletes finished events with their deliveries after the retention period, and keeps pending ones', async () => {
+    const who = await integration()
+    const done = await subscribe(who, 'calendar.v2.events.job_status.created')
+    const waiting = await subscribe(who, 'calendar.v2.events.job_status.created')
+    receiver.answer = (path) => (path === waiting.path ? 500 : 200)
+    await createJob(who)
+    await untilCount(done.path, 1)
+    await untilCount(waiting.path, 1)
+    await until(async () => ((await server.db('webhook_events').where({ subscription_id: waiting.id }).first()).failures === 1 ? true : undefined))
+    await until(async () => ((await server.db('webhook_events').where({ subscription_id: done.id }).first()).status === 'delivered' ? true : undefined))
+    receiver.answer = () => 200
+    // Last changed 40 days ago; the sweep takes what is older than 30.
+    await server.db('webhook_events').where({ organization_id: who.organizationId }).update({ updated_at: new Date(Date.now() - 40 * 86_400_000) })
+    await sweepFinishedEvents(server.db, new Date(Date.now() - 30 * 86_400_000))
+    assert.deepEqual(await server.db('webhook_events').where({ subscription_id: done.id }), [])
+    assert.equal((await server.db('webhook_events').where({ subscription_id: waiting.id })).length, 1, 'a pending event is kept')
+    const orphans = await server.db('webhook_deliveries').whereNotExists((q) => q.select(1).from('webhook_events').whereRaw('webhook_events.id = webhook_deliveries.event_id'))
+    assert.deepEqual(orphans, [])
+  })
+
+  it('counts delivery attempts by result in /metrics', async () => {
+    const metrics = await request(server.url, '/metrics')
+    for (const result of ['delivered', 'retrying', 'deactivated']) {
+      assert.match(metrics.text, new RegExp(`^pco_webhook_deliveries_total\\{result="${result}"\\} [1-9]`, 'm'), result)
+    }
+    assert.match(metrics.text, /^pco_webhook_delivery_duration_seconds_count [1-9]/m)
   })
 })
 

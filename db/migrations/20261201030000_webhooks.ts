@@ -52,6 +52,8 @@ export async function up(db: Knex): Promise<void> {
   })
   // Each subscription's oldest pending event: the only one of its events that may be sent next.
   await db.raw(`CREATE INDEX webhook_events_pending_index ON webhook_events (subscription_id, id) WHERE status = 'pending'`)
+  // What the retention sweep deletes: finished events, oldest change first.
+  await db.raw(`CREATE INDEX webhook_events_finished_index ON webhook_events (updated_at) WHERE status <> 'pending'`)
   await db.schema.createTable('webhook_deliveries', (t) => {
     t.bigIncrements('id')
     t.bigInteger('event_id').notNullable().references('webhook_events.id').onDelete('CASCADE')

@@ -51,6 +51,20 @@ export const cacheLookups = new Counter({
   registers: [registry],
 })
 
+export const webhookDeliveries = new Counter({
+  name: 'pco_webhook_deliveries_total',
+  help: 'Webhook delivery attempts, by what became of the event: delivered, retrying, or deactivated (given up on, with its subscription)',
+  labelNames: ['result'] as const,
+  registers: [registry],
+})
+
+export const webhookDeliveryDuration = new Histogram({
+  name: 'pco_webhook_delivery_duration_seconds',
+  help: 'Time from sending a webhook delivery to the end of its answer (or to giving up on one)',
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+})
+
 export const eventStreamsOpen = new Gauge({
   name: 'pco_event_streams_open',
   help: 'Event streams this process holds open',

@@ -3,6 +3,7 @@
 // receives its events one at a time in the order they were recorded.
 import type { Knex } from 'knex'
 import { toStorableText } from '../db/storable'
+import { webhookDeliveries, webhookDeliveryDuration } from '../http/metrics'
 import type { Logger } from 'pino'
 import { deliveryBody, eventPayload } from './events'
 import { claimEvents, recordDelivery, type ClaimedEvent, type Outcome } from './query'
@@ -155,6 +156,8 @@ export class Deliverer {
       // Unrecorded, the event's lease runs out and it is sent again: at least once, never lost.
       logger.warn({ err: error, event: event.uuid }, 'webhook delivery not recorded; it will be sent again')
     }
+    webhookDeliveries.inc({ result: outcome.status === 'delivered' ? 'delivered' : outcome.status === 'pending' ? 'retrying' : 'deactivated' })
+    webhookDeliveryDuration.observe(answer.timing)
     if (outcome.deactivate) logger.info({ subscription: event.subscription_id, status: answer.status }, 'webhook subscription deactivated')
   }
 }

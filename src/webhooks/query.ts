@@ -260,3 +260,16 @@ export async function recordDelivery(db: Knex, outcome: Outcome, now: Date): Pro
     },
   )
 }
+
+/** Deletes delivered and failed events (their deliveries with them) unchanged since `before`, a batch at a time. */
+export async function sweepFinishedEvents(db: Knex, before: Date, batch = 1000): Promise<number> {
+  let deleted = 0
+  for (;;) {
+    const rows = await db('webhook_events')
+      .whereIn('id', (sub) => sub.select('id').from('webhook_events').whereIn('status', ['delivered', 'failed']).where('updated_at', '<', before).orderBy('id').limit(batch))
+      .delete()
+      .returning('id')
+    deleted += rows.length
+    if (rows.length < batch) return deleted
+  }
+}
