@@ -12,6 +12,7 @@ import { openDatabase } from '../src/db/database'
 import { migrate } from '../src/db/migrate'
 import { insertJobStatuses } from '../src/job-statuses/query'
 import { createOrganization } from '../src/organizations/query'
+import { SUBSCRIPTIONS, UPDATES_PER_SECOND, webhookBench } from './webhooks'
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 15)
 /** The server runs exactly as `npm start` runs it: the node flags and script of package.json's start. */
@@ -236,7 +237,90 @@ async function main(): Promise<void> {
     // The load is one person per organization far past PCO's 100 per 20 s: count, but never refuse.
     RATE_LIMIT: '1000000000', RATE_LIMIT_DEEP_OFFSET: '1000000000',
   }
+  // BENCH_ONLY=webhooks measures the delivery scenario alone, leaving the other figures as they are.
+  if (process.env.BENCH_ONLY !== 'webhooks') {
+    const table = await readsAndPages(databaseUrl, db, data, serverEnv)
+    console.log(`\n${table}\n`)
+    writeSection('bench', table)
+  }
+  const deliveries = await webhookDeliveries(db, data, serverEnv)
+  console.log(`\n${deliveries}\n`)
+  writeSection('bench:webhooks', deliveries)
+  await db.destroy()
+}
 
+/** Replaces what lies between `<!-- NAME:start -->` and `<!-- NAME:end -->` in docs/performance.md. */
+function writeSection(name: string, table: string): void {
+  const docs = 'docs/performance.md'
+  const text = readFileSync(docs, 'utf8')
+  const begin = `<!-- ${name}:start -->`
+  const end = `<!-- ${name}:end -->`
+  if (!text.includes(begin) || !text.includes(end)) throw new Error(`${docs} has no ${begin} … ${end}`)
+  writeFileSync(docs, `${text.slice(0, text.indexOf(begin) + begin.length)}\n${table}\n${text.slice(text.indexOf(end))}`)
+  console.log(`written to ${docs}`)
+}
+
+const machine = () => {
+  const postgres = execFileSync('psql', [process.env.DATABASE_URL!, '-tAc', 'SHOW server_version']).toString().trim().split(' ')[0]
+  return `${cpus().length} × ${cpus()[0]?.model.trim()}, ${fmt(totalmem() / 2 ** 30)} GiB; Node ${process.version}; PostgreSQL ${postgres}`
+}
+
+/**
+ * 10 subscriptions to one organization's updates, 100 updates a second through /jobs/v1, and a receiver
+ * in this process: the time from sending each update to each receiver's 200, and the Calendar API's
+ * list and read measured with the same updates, first with the subscriptions off, then on.
+ */
+async function webhookDeliveries(db: Knex, data: Dataset, serverEnv: Record<string, string>): Promise<string> {
+  const server = await start(process.execPath, START_ARGS, {
+    ...serverEnv, WORKERS: '1', WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_LOOPBACK: 'true', WEBHOOK_SECRET_KEY: 'ab'.repeat(32),
+  }, /listening on (\S+)/)
+  const target = data.smallIds[0]!
+  const bench = await webhookBench(db, server.url, target)
+  const others = data.smallIds.slice(1)
+  const picks: Array<[string, Pick]> = [
+    ['list, small organization, per_page=25', () => ({ path: '/calendar/v2/job_statuses', token: any(data.smallTokens) })],
+    ['read by id', () => {
+      const small = any(others)
+      return { path: `/calendar/v2/job_statuses/${between(small.min, small.max)}`, token: small.token }
+    }],
+  ]
+  for (const [, pick] of picks) await load(server.url, pick, 2)
+  const measure = async () => {
+    const updating = bench.updating()
+    const figures: Record<string, Load> = {}
+    for (const [name, pick] of picks) {
+      console.log(`webhooks: ${name}`)
+      figures[name] = await load(server.url, pick)
+    }
+    return { figures, updates: await updating.stop() }
+  }
+  console.log('webhooks: updates with the subscriptions off')
+  const without = await measure()
+  await bench.subscribe(true)
+  console.log(`webhooks: updates with ${SUBSCRIPTIONS} subscriptions on`)
+  const withDeliveries = await measure()
+  const delivered = await bench.figures(withDeliveries.updates)
+  await bench.close()
+  await stop(server.child)
+  const rows = picks.map(([name]) => {
+    const off = without.figures[name]!
+    const on = withDeliveries.figures[name]!
+    return `| ${name} | ${fmt(off.rps)} | ${fmt(off.p99)} | ${fmt(on.rps)} | ${fmt(on.p99)} | ${fmt((on.rps / off.rps - 1) * 100, 1)} % | ${off.errors + on.errors} |`
+  })
+  return [
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; server, database, receiver and load generator on the same machine.`,
+    `${SUBSCRIPTIONS} subscriptions to one organization's updates; ${UPDATES_PER_SECOND} updates a second (PATCH of \`message\` on a random job) for the whole of both measurements; ${CONNECTIONS} connections of reads for ${DURATION} s per scenario.`,
+    '',
+    `Deliveries: ${fmt(delivered.updates)} updates × ${SUBSCRIPTIONS} subscriptions = ${fmt(delivered.expected)} expected, ${fmt(delivered.delivered)} received, ${fmt(delivered.lost)} missing. From sending the update to the receiver's 200: p50 ${fmt(delivered.p50)} ms, p99 ${fmt(delivered.p99)} ms, max ${fmt(delivered.max)} ms.`,
+    '',
+    '| scenario, beside the updates | rps, subscriptions off | p99 ms | rps, deliveries running | p99 ms | change | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
+  ].join('\n')
+}
+
+/** The list and read scenarios against the baseline, the server with 1 and 2 workers, and pgbench. */
+async function readsAndPages(databaseUrl: string, db: Knex, data: Dataset, serverEnv: Record<string, string>): Promise<string> {
   const list = scenarios(data)
   const results: Record<string, Record<string, Load>> = {}
   const rss: Record<string, number> = {}
@@ -272,7 +356,6 @@ async function main(): Promise<void> {
 
   console.log('pgbench: the same statements')
   const ceiling = await pgbench(databaseUrl, data, db)
-  await db.destroy()
 
   const one = results['server, WORKERS=1']!
   const two = results['server, WORKERS=2']!
@@ -283,10 +366,8 @@ async function main(): Promise<void> {
     const pair = two[scenario.name]!
     return `| ${scenario.name} | ${fmt(ours.rps)} | ${fmt(ours.p50)} / ${fmt(ours.p99)} | ${fmt(pair.rps)} | ${fmt(base.rps)} | ${fmt(ours.rps / base.rps, 2)}× | ${fmt(ceiling[i]!)} | ${fmt(ours.rps / ceiling[i]!, 2)}× | ${i >= 2 && i <= 4 ? `${fmt(ours.rps / smallRps, 2)}×` : ''} | ${ours.errors + pair.errors} |`
   })
-  const postgres = execFileSync('psql', [databaseUrl, '-tAc', 'SHOW server_version']).toString().trim().split(' ')[0]
-  const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, ${fmt(totalmem() / 2 ** 30)} GiB; Node ${process.version}; PostgreSQL ${postgres}`
-  const table = [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}; server, database and load generator on the same machine.`,
+  return [
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; server, database and load generator on the same machine.`,
     `${CONNECTIONS} connections, ${DURATION} s per scenario (autocannon); ${ORGANIZATIONS.toLocaleString()} organizations, organization 1 with ${LARGE.toLocaleString()} job statuses, the others ${SMALL} each.`,
     '',
     '| scenario | rps (WORKERS=1) | p50 / p99 ms | rps (WORKERS=2) | baseline rps | vs baseline | SQL ceiling tps | vs ceiling | vs small org | errors |',
@@ -296,14 +377,6 @@ async function main(): Promise<void> {
     `Full walk of organization 1 by \`links.next\` at per_page=100: ${fmt(walks['server, WORKERS=1']!.seconds, 1)} s for ${fmt(walks['server, WORKERS=1']!.rows)} rows (WORKERS=2: ${fmt(walks['server, WORKERS=2']!.seconds, 1)} s).`,
     `Peak RSS: ${fmt(rss['server, WORKERS=1']!)} MB for the one process (WORKERS=2: ${fmt(rss['server, WORKERS=2']!)} MB, the largest process).`,
   ].join('\n')
-  console.log(`\n${table}\n`)
-
-  const docs = 'docs/performance.md'
-  const text = readFileSync(docs, 'utf8')
-  const begin = '<!-- bench:start -->'
-  const end = '<!-- bench:end -->'
-  writeFileSync(docs, `${text.slice(0, text.indexOf(begin) + begin.length)}\n${table}\n${text.slice(text.indexOf(end))}`)
-  console.log(`written to ${docs}`)
 }
 
 main().catch((error: unknown) => {

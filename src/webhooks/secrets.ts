@@ -1,7 +1,7 @@
 // Authenticity secrets: made here, shown once, and kept sealed (AES-256-GCM) under a key the database
 // never holds, so a dump of the database alone signs nothing.
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Config } from '../config'
 
@@ -43,10 +43,16 @@ export async function loadSecretKey(config: Pick<Config, 'webhookSecretKey' | 'd
   if (config.dataDir === 'memory://') return { key: secretKey(randomBytes(32)) }
   const file = join(config.dataDir, KEY_FILE)
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
+  // Written whole under a name of its own, then linked into place: of processes starting together
+  // (WORKERS, or two servers on one DATA_DIR), one key wins and none reads a half-written file.
+  const draft = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`
+  await writeFile(draft, randomBytes(32).toString('hex'), { flag: 'wx', mode: 0o600 })
   try {
-    await writeFile(file, randomBytes(32).toString('hex'), { flag: 'wx', mode: 0o600 })
+    await link(draft, file)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+  } finally {
+    await unlink(draft)
   }
   const hex = (await readFile(file, 'utf8')).trim()
   if (!/^[0-9a-f]{64}$/i.test(hex)) throw new Error(`${file} does not hold a 32-byte key in hexadecimal`)

@@ -1,0 +1,138 @@
+// The webhook delivery scenario of npm run bench: 10 subscriptions, 100 job updates a second, the time
+// from each update to each receiver's 200, and the API's list and read figures with deliveries beside them.
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Knex } from 'knex'
+import { createAccessToken, createPerson, findOrCreateCommandLineApplication } from '../src/auth/credentials'
+
+export const SUBSCRIPTIONS = 10
+export const UPDATES_PER_SECOND = 100
+
+export interface DeliveryFigures {
+  updates: number
+  expected: number
+  delivered: number
+  lost: number
+  p50: number
+  p99: number
+  max: number
+}
+
+interface Organization {
+  organization: string
+  min: number
+  max: number
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!
+}
+
+/** A receiver in this process: answers 200 at once and notes, per delivery, the time since its update was sent. */
+async function startReceiver() {
+  const latencies: number[] = []
+  const seen = new Set<string>()
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => {
+      res.writeHead(200).end()
+      const [item] = JSON.parse(Buffer.concat(chunks).toString('utf8')).data
+      const message = JSON.parse(item.attributes.payload).data.attributes.message as string
+      const sent = /^bench (\d+(?:\.\d+)?)$/.exec(message)?.[1]
+      if (sent === undefined) return
+      // Once per event and subscription: a redelivery would not be a new figure.
+      const key = `${item.id}`
+      if (seen.has(key)) return
+      seen.add(key)
+      latencies.push(performance.now() - Number(sent))
+    })
+  })
+  server.keepAliveTimeout = 60_000
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, latencies, close: () => server.close() }
+}
+
+export interface WebhookBench {
+  /** The organization's token for the Calendar API's list and read. */
+  token: string
+  /** Starts the updates; resolves with how many were acknowledged once stopped. */
+  updating(): { stop(): Promise<number> }
+  /** Subscriptions on (deliveries run) or off (the same updates, no deliveries). */
+  subscribe(active: boolean): Promise<void>
+  /** Waits for every delivery of the updates made while subscribed, and reports. */
+  figures(updates: number): Promise<DeliveryFigures>
+  close(): Promise<void>
+}
+
+export async function webhookBench(db: Knex, serverUrl: string, { organization, min, max }: Organization): Promise<WebhookBench> {
+  const receiver = await startReceiver()
+  const person = await createPerson(db, organization, { name: 'Bench webhooks' })
+  const token = await createAccessToken(db, { personId: person, applicationId: await findOrCreateCommandLineApplication(db), scopes: ['calendar', 'jobs', 'webhooks'], expiresAt: null })
+  await db('webhook_subscriptions').where({ organization_id: organization }).delete()
+  const api = async (method: string, path: string, body?: unknown) => {
+    const reply = await fetch(`${serverUrl}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/vnd.api+json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    })
+    const text = await reply.text()
+    if (!reply.ok) throw new Error(`${method} ${path}: ${reply.status} ${text}`)
+    return text ? JSON.parse(text) : undefined
+  }
+  const ids: string[] = []
+  for (let i = 0; i < SUBSCRIPTIONS; i++) {
+    const created = await api('POST', '/webhooks/v2/webhook_subscriptions', {
+      data: { attributes: { name: 'calendar.v2.events.job_status.updated', url: `${receiver.url}/hook/${i}`, active: false } },
+    })
+    ids.push(created.data.id)
+  }
+  return {
+    token,
+    updating() {
+      let acknowledged = 0
+      const inFlight = new Set<Promise<void>>()
+      // Paced, not as fast as possible: one update every 10 ms, each on a random job of the organization.
+      const timer = setInterval(() => {
+        const id = min + Math.floor(Math.random() * (max - min + 1))
+        const update = api('PATCH', `/jobs/v1/job_statuses/${id}`, { data: { attributes: { message: `bench ${performance.now()}` } } })
+          .then(() => void acknowledged++)
+          .finally(() => inFlight.delete(update))
+        inFlight.add(update)
+      }, 1000 / UPDATES_PER_SECOND)
+      return {
+        async stop() {
+          clearInterval(timer)
+          await Promise.all(inFlight)
+          return acknowledged
+        },
+      }
+    },
+    async subscribe(active) {
+      for (const id of ids) await api('PATCH', `/webhooks/v2/webhook_subscriptions/${id}`, { data: { attributes: { active } } })
+    },
+    async figures(updates) {
+      const expected = updates * SUBSCRIPTIONS
+      // Deliveries still on their way when the updates stopped: wait for them (their lateness counts).
+      const deadline = Date.now() + 120_000
+      while (receiver.latencies.length < expected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+      const sorted = [...receiver.latencies].sort((a, b) => a - b)
+      return {
+        updates,
+        expected,
+        delivered: sorted.length,
+        lost: Math.max(0, expected - sorted.length),
+        p50: percentile(sorted, 50),
+        p99: percentile(sorted, 99),
+        max: sorted[sorted.length - 1] ?? NaN,
+      }
+    },
+    async close() {
+      await db('webhook_subscriptions').where({ organization_id: organization }).delete()
+      receiver.close()
+    },
+  }
+}
