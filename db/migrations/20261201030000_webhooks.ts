@@ -25,6 +25,8 @@ export async function up(db: Knex): Promise<void> {
     // AES-256-GCM under the server's key; the key's fingerprint says which key sealed it.
     t.text('secret_ciphertext').notNullable()
     t.text('secret_key_id').notNullable()
+    // A delivering process serves the subscription until then; one that died leaves it to be claimed again.
+    t.timestamp('leased_until', { useTz: true })
     t.timestamp('created_at', { useTz: true }).notNullable()
     t.timestamp('updated_at', { useTz: true }).notNullable()
     t.index(['organization_id', 'id'])
@@ -44,8 +46,6 @@ export async function up(db: Knex): Promise<void> {
     // Failures since the event was last (re)queued: they choose the next retry's delay.
     t.integer('failures').notNullable().defaultTo(0)
     t.timestamp('next_attempt_at', { useTz: true }).notNullable()
-    // A delivering process holds the event until then; one that died leaves it to be claimed again.
-    t.timestamp('leased_until', { useTz: true })
     t.timestamp('created_at', { useTz: true }).notNullable()
     t.timestamp('updated_at', { useTz: true }).notNullable()
     t.index(['subscription_id', 'id'])

@@ -1,12 +1,12 @@
-// Sends recorded events to their subscriptions, in every server process at once: each event is leased
-// by one process at a time, a process that dies leaves its leases to run out, and each subscription
-// receives its events one at a time in the order they were recorded.
+// Sends recorded events to their subscriptions, in every server process at once. A process leases a
+// subscription, sends its pending events one at a time in recorded order, and records what came of
+// them; a process that dies leaves its leases to run out, and its unrecorded events are sent again.
 import type { Knex } from 'knex'
+import type { Logger } from 'pino'
 import { toStorableText } from '../db/storable'
 import { webhookDeliveries, webhookDeliveryDuration } from '../http/metrics'
-import type { Logger } from 'pino'
 import { deliveryBody, eventPayload } from './events'
-import { claimEvents, recordDelivery, type ClaimedEvent, type Outcome } from './query'
+import { claimSubscriptions, recordDeliveries, type ClaimedSubscription, type EventRow, type Outcome } from './query'
 import { signature, type SecretKey } from './secrets'
 import { sender, type Answer, type Sender } from './send'
 import type { DestinationPolicy } from './destinations'
@@ -14,8 +14,11 @@ import type { DestinationPolicy } from './destinations'
 /** Retries after the first failure; after the last, the subscription is deactivated. */
 export const MAX_RETRIES = 16
 
-/** Deliveries one process has in flight at once, each to a different subscription. */
-const MAX_IN_FLIGHT = 64
+/** Subscriptions one process serves at once, each to its own receiver. */
+const MAX_SUBSCRIPTIONS_SERVED = 64
+
+/** Events of one subscription read per claim; the rest wait for the next. */
+const BATCH = 100
 
 /** How often a process looks for retries that came due and leases that ran out, without being told. */
 const POLL_MS = 1_000
@@ -47,18 +50,60 @@ export interface DelivererOptions {
   allow: DestinationPolicy
 }
 
+/**
+ * Writes what came of deliveries in one statement for every subscription that finished while the last
+ * statement ran: a steady stream of small batches costs a statement per round, not one per event.
+ */
+class Recorder {
+  private queue: Array<{ outcomes: Outcome[]; subscription: string; done: () => void }> = []
+  private flushing: Promise<void> | undefined
+
+  constructor(
+    private readonly db: Knex,
+    private readonly logger: Logger,
+  ) {}
+
+  record(subscription: string, outcomes: Outcome[]): Promise<void> {
+    return new Promise((resolve) => {
+      this.queue.push({ outcomes, subscription, done: resolve })
+      this.flushing ??= this.flush()
+    })
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const taken = this.queue
+      this.queue = []
+      try {
+        await recordDeliveries(this.db, taken.flatMap((t) => t.outcomes), taken.map((t) => t.subscription))
+      } catch (error) {
+        // Unrecorded, the subscriptions' leases run out and their events are sent again: at least once, never lost.
+        this.logger.warn({ err: error }, 'webhook deliveries not recorded; they will be sent again')
+      }
+      for (const { done } of taken) done()
+    }
+    this.flushing = undefined
+  }
+
+  async stop(): Promise<void> {
+    await this.flushing
+  }
+}
 
 export class Deliverer {
   private readonly send: Sender
-  private readonly inFlight = new Set<Promise<void>>()
+  private readonly recorder: Recorder
+  private readonly serving = new Set<Promise<void>>()
   private claiming: Promise<void> | undefined
+  private scheduled: NodeJS.Immediate | undefined
   private again = false
   private stopped = false
   private failing = false
   private timer: NodeJS.Timeout | undefined
 
   constructor(private readonly options: DelivererOptions) {
-    this.send = sender({ allow: options.allow, timeoutMs: options.timeoutMs })
+    this.send = sender({ allow: options.allow, timeoutMs: options.timeoutMs, maxConnections: MAX_SUBSCRIPTIONS_SERVED })
+    this.recorder = new Recorder(options.db, options.logger)
   }
 
   start(): void {
@@ -67,38 +112,50 @@ export class Deliverer {
     this.wake()
   }
 
-  /** Looks for events now: called when events were recorded, a delivery ended, or the poll came round. */
+  /**
+   * Looks for work: events were recorded, a subscription was served, or the poll came round. Wakes in
+   * one turn of the event loop (ten subscriptions recorded together, say) make one claim.
+   */
   wake(): void {
     if (this.stopped) return
     if (this.claiming) {
       this.again = true
       return
     }
-    this.claiming = this.claim().finally(() => {
-      this.claiming = undefined
-      if (this.again) {
-        this.again = false
-        this.wake()
-      }
+    this.scheduled ??= setImmediate(() => {
+      this.scheduled = undefined
+      this.claiming = this.claim().finally(() => {
+        this.claiming = undefined
+        if (this.again) {
+          this.again = false
+          this.wake()
+        }
+      })
     })
   }
 
-  /** Stops claiming and waits for deliveries in flight, each bounded by the receiver's deadline. */
+  /** Stops claiming and waits for the subscriptions being served, each bounded by its lease. */
   async stop(): Promise<void> {
     this.stopped = true
     clearInterval(this.timer)
+    if (this.scheduled) clearImmediate(this.scheduled)
     await this.claiming
-    await Promise.all(this.inFlight)
+    await Promise.all(this.serving)
+    await this.recorder.stop()
     this.send.close()
   }
 
+  private get leaseMs(): number {
+    return this.options.timeoutMs + LEASE_MARGIN_MS
+  }
+
   private async claim(): Promise<void> {
-    const room = MAX_IN_FLIGHT - this.inFlight.size
+    const room = MAX_SUBSCRIPTIONS_SERVED - this.serving.size
     if (room <= 0) return
-    const { db, now, key, timeoutMs, logger } = this.options
-    let events: ClaimedEvent[]
+    const { db, now, key, logger } = this.options
+    let claimed: ClaimedSubscription[]
     try {
-      events = await claimEvents(db, { now: now(), leaseMs: timeoutMs + LEASE_MARGIN_MS, keyId: key.id, limit: room })
+      claimed = await claimSubscriptions(db, { now: now(), leaseMs: this.leaseMs, keyId: key.id, limit: room, batch: BATCH })
       this.failing = false
     } catch (error) {
       // The database may be away for a while: say so once, and keep polling.
@@ -106,30 +163,46 @@ export class Deliverer {
       this.failing = true
       return
     }
-    for (const event of events) {
-      const delivery = this.deliver(event).finally(() => {
-        this.inFlight.delete(delivery)
+    for (const subscription of claimed) {
+      const served = this.serve(subscription).finally(() => {
+        this.serving.delete(served)
         this.wake()
       })
-      this.inFlight.add(delivery)
+      this.serving.add(served)
     }
-    if (events.length === room) this.again = true
   }
 
-  private async deliver(event: ClaimedEvent): Promise<void> {
-    const { db, now, key, baseUrl, logger, retryBaseMs } = this.options
+  /** Sends a subscription's batch in order until one fails or the lease would run out, then records it. */
+  private async serve(subscription: ClaimedSubscription): Promise<void> {
+    const leased = performance.now()
+    const outcomes: Outcome[] = []
+    for (const event of subscription.events) {
+      // The head may be waiting for its retry; the others wait behind it.
+      if (new Date(event.next_attempt_at).getTime() > this.options.now().getTime()) break
+      // Another attempt could outlast the lease: leave the rest to the next claim.
+      if (performance.now() - leased + this.options.timeoutMs > this.leaseMs - LEASE_MARGIN_MS / 2) break
+      const outcome = await this.attempt(subscription, event)
+      outcomes.push(outcome)
+      if (outcome.status !== 'delivered') break
+    }
+    await this.recorder.record(subscription.id, outcomes)
+  }
+
+  private async attempt(subscription: ClaimedSubscription, event: EventRow): Promise<Outcome> {
+    const { now, key, baseUrl, logger, retryBaseMs } = this.options
+    const attempt = event.attempts + 1
     const body = deliveryBody({
       uuid: event.uuid,
       name: event.name,
       organizationId: event.organization_id,
-      attempt: event.attempts,
+      attempt,
       payload: eventPayload(event.snapshot, baseUrl()),
     })
     let answer: Answer
     const headers: Record<string, string> = { 'Content-Type': 'application/json', 'User-Agent': 'pco-job-status-webhooks/1', 'X-PCO-Webhooks-Name': event.name }
     try {
-      headers['X-PCO-Webhooks-Authenticity'] = signature(key.open(event.secret_ciphertext), body)
-      answer = await this.send.post(event.url, body, headers)
+      headers['X-PCO-Webhooks-Authenticity'] = signature(key.open(subscription.secret_ciphertext), body)
+      answer = await this.send.post(subscription.url, body, headers)
     } catch (error) {
       logger.error({ err: error, event: event.uuid }, 'webhook not sent')
       answer = { headers: {}, body: 'Not sent: the subscription’s secret could not be opened with this server’s key', timing: 0 }
@@ -137,8 +210,8 @@ export class Deliverer {
     const answeredAt = now()
     const outcome: Outcome = {
       eventId: event.id,
-      subscriptionId: event.subscription_id,
-      attempt: event.attempts,
+      subscriptionId: subscription.id,
+      attempt,
       request: { headers, body },
       response: {
         ...(answer.status === undefined ? {} : { status: answer.status }),
@@ -148,16 +221,12 @@ export class Deliverer {
         body: answer.body === null ? null : toStorableText(answer.body),
         timing: answer.timing,
       },
+      answeredAt,
       ...outcomeOf(answer, event.failures, retryBaseMs, answeredAt),
-    }
-    try {
-      await recordDelivery(db, outcome, answeredAt)
-    } catch (error) {
-      // Unrecorded, the event's lease runs out and it is sent again: at least once, never lost.
-      logger.warn({ err: error, event: event.uuid }, 'webhook delivery not recorded; it will be sent again')
     }
     webhookDeliveries.inc({ result: outcome.status === 'delivered' ? 'delivered' : outcome.status === 'pending' ? 'retrying' : 'deactivated' })
     webhookDeliveryDuration.observe(answer.timing)
-    if (outcome.deactivate) logger.info({ subscription: event.subscription_id, status: answer.status }, 'webhook subscription deactivated')
+    if (outcome.deactivate) logger.info({ subscription: subscription.id, status: answer.status }, 'webhook subscription deactivated')
+    return outcome
   }
 }

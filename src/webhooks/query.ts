@@ -160,7 +160,7 @@ export async function findEvent(db: Knex, organizationId: string, subscriptionId
 export async function requeueEvent(db: Knex, organizationId: string, subscriptionId: string, id: string, now: Date): Promise<EventRow | undefined> {
   const [row] = await db('webhook_events')
     .where({ organization_id: organizationId, subscription_id: subscriptionId, id })
-    .update({ status: 'pending', failures: 0, next_attempt_at: now, leased_until: null, updated_at: now })
+    .update({ status: 'pending', failures: 0, next_attempt_at: now, updated_at: now })
     .returning('*')
   return row ? event(row) : undefined
 }
@@ -173,45 +173,66 @@ export async function listDeliveries(db: Knex, eventId: string, page: Page) {
   return { rows: rows.map(delivery), totalCount: Number(count?.n ?? 0) }
 }
 
-/** An event claimed for delivery, with where it goes. */
-export interface ClaimedEvent extends EventRow {
+/** A subscription leased for delivery: where its events go, and its next pending events in order. */
+export interface ClaimedSubscription {
+  id: string
+  organization_id: string
   url: string
   secret_ciphertext: string
+  events: EventRow[]
 }
 
 /**
- * Leases up to `limit` events for delivery: each the oldest pending event of an active subscription
- * sealed with `keyId`, due, and not leased by a live process. Leases are timed by the database's clock,
- * so hosts whose clocks differ agree on when one runs out. One event per subscription at a time keeps
- * each subscription's events in recorded order; SKIP LOCKED lets processes claim side by side.
+ * Leases up to `limit` active subscriptions sealed with `keyId` whose oldest pending event is due and
+ * that no live process holds, and reads the first `batch` pending events of each, in one statement.
+ * A subscription is served by one process at a time, so its events go out one at a time, in recorded
+ * order; SKIP LOCKED lets processes claim side by side. Leases run on the database's clock, so hosts
+ * whose clocks differ agree on when one runs out.
  */
-export async function claimEvents(db: Knex, { now, leaseMs, keyId, limit }: { now: Date; leaseMs: number; keyId: string; limit: number }): Promise<ClaimedEvent[]> {
+export async function claimSubscriptions(
+  db: Knex,
+  { now, leaseMs, keyId, limit, batch }: { now: Date; leaseMs: number; keyId: string; limit: number; batch: number },
+): Promise<ClaimedSubscription[]> {
   const { rows } = await db.raw(
-    `UPDATE webhook_events AS e
-        SET leased_until = clock_timestamp() + :leaseMs * interval '1 millisecond', attempts = e.attempts + 1, updated_at = :now
-       FROM (
-         SELECT candidate.id FROM webhook_events AS candidate
-          WHERE candidate.id IN (
-                  SELECT head.id FROM webhook_subscriptions AS s
-                  CROSS JOIN LATERAL (
-                    SELECT p.id FROM webhook_events AS p
-                     WHERE p.subscription_id = s.id AND p.status = 'pending'
-                     ORDER BY p.id LIMIT 1
-                  ) AS head
-                  WHERE s.active AND s.secret_key_id = :keyId
-                )
-            AND candidate.status = 'pending'
-            AND candidate.next_attempt_at <= :now
-            AND (candidate.leased_until IS NULL OR candidate.leased_until <= clock_timestamp())
-          ORDER BY candidate.id
-          LIMIT :limit
-          FOR UPDATE SKIP LOCKED
-       ) AS claimed, webhook_subscriptions AS s
-      WHERE e.id = claimed.id AND s.id = e.subscription_id
-      RETURNING e.*, s.url, s.secret_ciphertext`,
-    { now, leaseMs, keyId, limit },
+    `WITH claimed AS (
+       UPDATE webhook_subscriptions AS s
+          SET leased_until = clock_timestamp() + :leaseMs * interval '1 millisecond'
+        WHERE s.id IN (
+                SELECT candidate.id FROM webhook_subscriptions AS candidate
+                 WHERE candidate.active AND candidate.secret_key_id = :keyId
+                   AND (candidate.leased_until IS NULL OR candidate.leased_until <= clock_timestamp())
+                   AND EXISTS (
+                         SELECT 1 FROM (
+                           SELECT p.next_attempt_at FROM webhook_events AS p
+                            WHERE p.subscription_id = candidate.id AND p.status = 'pending'
+                            ORDER BY p.id LIMIT 1
+                         ) AS head
+                          WHERE head.next_attempt_at <= :now)
+                 ORDER BY candidate.id
+                 LIMIT :limit
+                 FOR UPDATE SKIP LOCKED)
+       RETURNING s.id, s.organization_id, s.url, s.secret_ciphertext
+     )
+     SELECT c.id AS claimed_id, c.organization_id AS claimed_organization_id, c.url AS claimed_url, c.secret_ciphertext AS claimed_secret, e.*
+       FROM claimed AS c
+       LEFT JOIN LATERAL (
+         SELECT * FROM webhook_events AS p WHERE p.subscription_id = c.id AND p.status = 'pending' ORDER BY p.id LIMIT :batch
+       ) AS e ON true
+      ORDER BY c.id, e.id`,
+    { now, leaseMs, keyId, limit, batch },
   )
-  return (rows as Array<Record<string, unknown>>).map((row) => ({ ...event(row), url: String(row.url), secret_ciphertext: String(row.secret_ciphertext) }))
+  const claimed = new Map<string, ClaimedSubscription>()
+  for (const row of rows as Array<Record<string, unknown>>) {
+    const id = String(row.claimed_id)
+    let subscription = claimed.get(id)
+    if (!subscription) {
+      subscription = { id, organization_id: String(row.claimed_organization_id), url: String(row.claimed_url), secret_ciphertext: String(row.claimed_secret), events: [] }
+      claimed.set(id, subscription)
+    }
+    // A subscription whose events another process finished in the meantime comes back with none.
+    if (row.id !== null && row.id !== undefined) subscription.events.push(event(row))
+  }
+  return [...claimed.values()]
 }
 
 export interface Outcome {
@@ -225,39 +246,60 @@ export interface Outcome {
   failures: number
   retryAt?: Date
   deactivate: boolean
+  /** When the answer came (or the attempt was given up): the delivery's created_at. */
+  answeredAt: Date
 }
 
-/** Logs an attempt and moves its event on, in one statement. Nothing happens when the event is gone. */
-export async function recordDelivery(db: Knex, outcome: Outcome, now: Date): Promise<void> {
+/**
+ * Logs attempts, moves their events on, deactivates where an outcome says so, and ends the leases of
+ * `release`, in one statement for every subscription that finished since the last. An event deleted
+ * meanwhile (its subscription with it) logs nothing.
+ */
+export async function recordDeliveries(db: Knex, outcomes: Outcome[], release: string[]): Promise<void> {
+  const rows = outcomes.map((o) => ({
+    event_id: o.eventId,
+    subscription_id: o.subscriptionId,
+    attempt: o.attempt,
+    status: o.status,
+    failures: o.failures,
+    retry_at: o.retryAt?.toISOString() ?? null,
+    request_headers: o.request.headers,
+    request_body: o.request.body,
+    response_headers: o.response.headers,
+    response_body: o.response.body,
+    response_status: o.response.status ?? null,
+    timing: o.response.timing,
+    deactivate: o.deactivate,
+    answered_at: o.answeredAt.toISOString(),
+  }))
   await db.raw(
-    `WITH event AS (
-       UPDATE webhook_events
-          SET status = :status, failures = :failures, next_attempt_at = COALESCE(:retryAt, next_attempt_at), leased_until = NULL, updated_at = :now
-        WHERE id = :eventId
-        RETURNING id
-     ), delivery AS (
+    `WITH o AS (
+       SELECT * FROM jsonb_to_recordset(:outcomes::jsonb) AS o(
+         event_id bigint, subscription_id bigint, attempt integer, status text, failures integer, retry_at timestamptz,
+         request_headers jsonb, request_body text, response_headers jsonb, response_body text, response_status integer,
+         timing double precision, deactivate boolean, answered_at timestamptz)
+     ), events AS (
+       UPDATE webhook_events AS e
+          SET status = o.status, attempts = o.attempt, failures = o.failures,
+              next_attempt_at = COALESCE(o.retry_at, e.next_attempt_at), updated_at = o.answered_at
+         FROM o WHERE e.id = o.event_id
+       RETURNING e.id
+     ), deliveries AS (
        INSERT INTO webhook_deliveries (event_id, attempt, request_headers, request_body, response_headers, response_body, status, timing, created_at, updated_at)
-       SELECT id, :attempt, :requestHeaders, :requestBody, :responseHeaders, :responseBody, :responseStatus, :timing, :now, :now FROM event
-     ), deactivated AS (
-       UPDATE webhook_subscriptions SET active = false, updated_at = :now WHERE id = :subscriptionId AND :deactivate AND active
+       SELECT o.event_id, o.attempt, o.request_headers, o.request_body, o.response_headers, o.response_body, o.response_status, o.timing, o.answered_at, o.answered_at
+         FROM o JOIN events ON events.id = o.event_id
+        ORDER BY o.event_id
+     ), ended AS (
+       SELECT r.id, coalesce(bool_or(o.deactivate), false) AS deactivate, max(o.answered_at) AS answered_at
+         FROM unnest(:release::bigint[]) AS r(id) LEFT JOIN o ON o.subscription_id = r.id
+        GROUP BY r.id
      )
-     SELECT 1`,
-    {
-      status: outcome.status,
-      failures: outcome.failures,
-      retryAt: outcome.retryAt ?? null,
-      now,
-      eventId: outcome.eventId,
-      attempt: outcome.attempt,
-      requestHeaders: JSON.stringify(outcome.request.headers),
-      requestBody: outcome.request.body,
-      responseHeaders: JSON.stringify(outcome.response.headers),
-      responseBody: outcome.response.body,
-      responseStatus: outcome.response.status ?? null,
-      timing: outcome.response.timing,
-      subscriptionId: outcome.subscriptionId,
-      deactivate: outcome.deactivate,
-    },
+     UPDATE webhook_subscriptions AS s
+        SET leased_until = NULL,
+            active = s.active AND NOT ended.deactivate,
+            updated_at = CASE WHEN ended.deactivate AND s.active THEN ended.answered_at ELSE s.updated_at END
+       FROM ended WHERE s.id = ended.id`,
+    { outcomes: JSON.stringify(rows), release: `{${release.join(',')}}` },
   )
 }
 

@@ -22,12 +22,14 @@ export interface Sender {
   close(): void
 }
 
-export function sender({ allow, timeoutMs }: { allow: DestinationPolicy; timeoutMs: number }): Sender {
+export function sender({ allow, timeoutMs, maxConnections }: { allow: DestinationPolicy; timeoutMs: number; maxConnections: number }): Sender {
   const lookup = guardedLookup(allow)
-  // Kept-alive connections: a receiver that takes a steady stream is not re-dialled every time.
+  // Kept-alive connections: a receiver that takes a steady stream is not re-dialled every time. A
+  // subscription has one request in flight at most, so one receiver's sockets are bounded by the
+  // subscriptions a process serves at once, and none waits for another's socket.
   const agents = {
-    'http:': new http.Agent({ keepAlive: true, lookup, maxSockets: 4 }),
-    'https:': new https.Agent({ keepAlive: true, lookup, maxSockets: 4 }),
+    'http:': new http.Agent({ keepAlive: true, lookup, maxSockets: maxConnections }),
+    'https:': new https.Agent({ keepAlive: true, lookup, maxSockets: maxConnections }),
   }
 
   const post = (target: string, body: string, headers: Record<string, string>) =>
