@@ -1,6 +1,6 @@
 // The webhook delivery scenario of npm run bench: 10 subscriptions, 100 job updates a second, the time
 // from each update to each receiver's 200, and the API's list and read figures with deliveries beside them.
-import { once } from 'node:events'
+import { fork } from 'node:child_process'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Knex } from 'knex'
@@ -30,10 +30,12 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!
 }
 
-/** A receiver in this process: answers 200 at once and notes, per delivery, the time since its update was sent. */
-async function startReceiver() {
+/**
+ * The receiver, in a process of its own so that its work does not slow the load generator: it
+ * answers 200 at once and notes, per event and subscription, the time since its update was sent.
+ */
+function receiverMain(): void {
   const latencies: number[] = []
-
   const seen = new Set<string>()
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []
@@ -43,19 +45,43 @@ async function startReceiver() {
       const [item] = JSON.parse(Buffer.concat(chunks).toString('utf8')).data
       const message = JSON.parse(item.attributes.payload).data.attributes.message as string
       const sent = /^bench (\d+(?:\.\d+)?)$/.exec(message)?.[1]
-      if (sent === undefined) return
-      // Once per event and subscription: a redelivery would not be a new figure.
-      const key = `${item.id}`
-      if (seen.has(key)) return
-      seen.add(key)
-      latencies.push(performance.now() - Number(sent))
+      // A redelivery is not a new figure.
+      if (sent === undefined || seen.has(item.id)) return
+      seen.add(item.id)
+      // performance.timeOrigin differs between processes: the update's time is on the wall clock.
+      latencies.push(performance.timeOrigin + performance.now() - Number(sent))
     })
   })
   server.keepAliveTimeout = 60_000
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, latencies, close: () => server.close() }
+  server.listen(0, '127.0.0.1', () => process.send!({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }))
+  process.on('message', (message: string) => {
+    if (message === 'take') process.send!({ latencies: latencies.splice(0) })
+    if (message === 'count') process.send!({ count: latencies.length })
+  })
 }
+
+async function startReceiver() {
+  const child = fork(__filename, ['receiver'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const ask = <T>(message: string, key: string) =>
+    new Promise<T>((resolve) => {
+      const listen = (reply: Record<string, unknown>) => {
+        if (!(key in reply)) return
+        child.off('message', listen)
+        resolve(reply[key] as T)
+      }
+      child.on('message', listen)
+      child.send(message)
+    })
+  const url = await new Promise<string>((resolve) => child.once('message', (reply: { url: string }) => resolve(reply.url)))
+  return {
+    url,
+    count: () => ask<number>('count', 'count'),
+    take: () => ask<number[]>('take', 'latencies'),
+    close: () => child.kill(),
+  }
+}
+
+if (process.argv[2] === 'receiver') receiverMain()
 
 export interface WebhookBench {
   /** The organization's token for the Calendar API's list and read. */
@@ -105,7 +131,7 @@ export async function webhookBench(db: Knex, serverUrl: string, { organization, 
         for (let i = 0; i < due; i++) {
           sent++
           const id = min + Math.floor(Math.random() * (max - min + 1))
-          const update = api('PATCH', `/jobs/v1/job_statuses/${id}`, { data: { attributes: { message: `bench ${performance.now()}` } } })
+          const update = api('PATCH', `/jobs/v1/job_statuses/${id}`, { data: { attributes: { message: `bench ${performance.timeOrigin + performance.now()}` } } })
             .then(() => void acknowledged++)
             .finally(() => inFlight.delete(update))
           inFlight.add(update)
@@ -126,8 +152,8 @@ export async function webhookBench(db: Knex, serverUrl: string, { organization, 
       const expected = updates * SUBSCRIPTIONS
       // Deliveries still on their way when the updates stopped: wait for them (their lateness counts).
       const deadline = Date.now() + 120_000
-      while (receiver.latencies.length < expected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
-      const sorted = receiver.latencies.splice(0).sort((a, b) => a - b)
+      while ((await receiver.count()) < expected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+      const sorted = (await receiver.take()).sort((a, b) => a - b)
       return {
         updates,
         expected,

@@ -181,7 +181,6 @@ describe('webhook deliveries and crashes', () => {
           assert.ok(receipts[i]!.kills > receipts[i - 1]!.kills, `event ${receipts[0]!.uuid} was sent twice with no kill between: ${JSON.stringify(receipts)}`)
         }
       }
-      assert.ok(duplicates.length <= KILLS, `${duplicates.length} duplicated events for ${KILLS} kills`)
     } finally {
       await kill(server)
       await receiver.close()

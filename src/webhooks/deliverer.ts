@@ -6,7 +6,7 @@ import type { Logger } from 'pino'
 import { toStorableText } from '../db/storable'
 import { webhookDeliveries, webhookDeliveryDuration } from '../http/metrics'
 import { deliveryBody, eventPayload } from './events'
-import { claimSubscriptions, recordDeliveries, type ClaimedSubscription, type EventRow, type Outcome } from './query'
+import { claimSubscriptions, recordDeliveries, type ClaimedSubscription, type Outcome, type PendingEvent } from './query'
 import { signature, type SecretKey } from './secrets'
 import { sender, type Answer, type Sender } from './send'
 import type { DestinationPolicy } from './destinations'
@@ -163,8 +163,15 @@ export class Deliverer {
       this.failing = true
       return
     }
+    // One change reaches each of its organization's subscriptions: render its payload once per claim.
+    const payloads = new Map<string, string>()
+    const payloadOf = (snapshot: string) => {
+      let payload = payloads.get(snapshot)
+      if (payload === undefined) payloads.set(snapshot, (payload = eventPayload(JSON.parse(snapshot) as Record<string, unknown>, this.options.baseUrl())))
+      return payload
+    }
     for (const subscription of claimed) {
-      const served = this.serve(subscription).finally(() => {
+      const served = this.serve(subscription, payloadOf).finally(() => {
         this.serving.delete(served)
         this.wake()
       })
@@ -173,40 +180,37 @@ export class Deliverer {
   }
 
   /** Sends a subscription's batch in order until one fails or the lease would run out, then records it. */
-  private async serve(subscription: ClaimedSubscription): Promise<void> {
+  private async serve(subscription: ClaimedSubscription, payloadOf: (snapshot: string) => string): Promise<void> {
     const leased = performance.now()
     const outcomes: Outcome[] = []
+    let secret: string | undefined
+    try {
+      secret = this.options.key.open(subscription.secret_ciphertext)
+    } catch (error) {
+      this.options.logger.error({ err: error, subscription: subscription.id }, 'webhook secret could not be opened with this server’s key')
+    }
     for (const event of subscription.events) {
       // The head may be waiting for its retry; the others wait behind it.
       if (new Date(event.next_attempt_at).getTime() > this.options.now().getTime()) break
       // Another attempt could outlast the lease: leave the rest to the next claim.
       if (performance.now() - leased + this.options.timeoutMs > this.leaseMs - LEASE_MARGIN_MS / 2) break
-      const outcome = await this.attempt(subscription, event)
+      const outcome = await this.attempt(subscription, event, secret, payloadOf(event.snapshot_text))
       outcomes.push(outcome)
       if (outcome.status !== 'delivered') break
     }
     await this.recorder.record(subscription.id, outcomes)
   }
 
-  private async attempt(subscription: ClaimedSubscription, event: EventRow): Promise<Outcome> {
-    const { now, key, baseUrl, logger, retryBaseMs } = this.options
+  /** One attempt; without a secret (sealed under another key) nothing is sent and the attempt fails. */
+  private async attempt(subscription: ClaimedSubscription, event: PendingEvent, secret: string | undefined, payload: string): Promise<Outcome> {
+    const { now, logger, retryBaseMs } = this.options
     const attempt = event.attempts + 1
-    const body = deliveryBody({
-      uuid: event.uuid,
-      name: event.name,
-      organizationId: event.organization_id,
-      attempt,
-      payload: eventPayload(event.snapshot, baseUrl()),
-    })
-    let answer: Answer
+    const body = deliveryBody({ uuid: event.uuid, name: event.name, organizationId: event.organization_id, attempt, payload })
     const headers: Record<string, string> = { 'Content-Type': 'application/json', 'User-Agent': 'pco-job-status-webhooks/1', 'X-PCO-Webhooks-Name': event.name }
-    try {
-      headers['X-PCO-Webhooks-Authenticity'] = signature(key.open(subscription.secret_ciphertext), body)
-      answer = await this.send.post(subscription.url, body, headers)
-    } catch (error) {
-      logger.error({ err: error, event: event.uuid }, 'webhook not sent')
-      answer = { headers: {}, body: 'Not sent: the subscription’s secret could not be opened with this server’s key', timing: 0 }
-    }
+    if (secret !== undefined) headers['X-PCO-Webhooks-Authenticity'] = signature(secret, body)
+    const answer: Answer = secret === undefined
+      ? { headers: {}, body: 'Not sent: the subscription’s secret could not be opened with this server’s key', timing: 0 }
+      : await this.send.post(subscription.url, body, headers)
     const answeredAt = now()
     const outcome: Outcome = {
       eventId: event.id,
