@@ -102,6 +102,17 @@ async function loaded(page: Page, expectedPath: string): Promise<string> {
   }
 }
 
+/** Opens the explorer at `base`, signs in through this server's OAuth as the test's person, and waits for the first answer. */
+async function signInWithOAuth(page: Page, base: string): Promise<void> {
+  await page.goto(`${base}/explorer/`)
+  await page.getByRole('button', { name: 'Sign in with OAuth' }).click()
+  await page.getByLabel('Email').fill(person.email)
+  await page.getByLabel('Password').fill(person.password)
+  await page.getByRole('button', { name: /allow/i }).click()
+  await page.waitForURL((url) => url.pathname === '/explorer/' && !url.search)
+  assert.equal(await loaded(page, '/calendar/v2'), '200 OK')
+}
+
 async function shownRowIds(page: Page): Promise<string[]> {
   return page.locator('#rows tbody tr td:first-child').allTextContents()
 }
@@ -345,13 +356,7 @@ describe('the API explorer in Chromium', { skip }, () => {
   it('follows the server’s links and signs in when opened as localhost', async () => {
     const { context, page, hosts } = await newContext({ width: 1280, height: 900 })
     const localhost = server.url.replace('127.0.0.1', 'localhost')
-    await page.goto(`${localhost}/explorer/`)
-    await page.getByRole('button', { name: 'Sign in with OAuth' }).click()
-    await page.getByLabel('Email').fill(person.email)
-    await page.getByLabel('Password').fill(person.password)
-    await page.getByRole('button', { name: /allow/i }).click()
-    await page.waitForURL((url) => url.pathname === '/explorer/' && !url.search)
-    assert.equal(await loaded(page, '/calendar/v2'), '200 OK')
+    await signInWithOAuth(page, localhost)
     // The document's links say 127.0.0.1; they still open here, and requests stay on this origin.
     assert.equal(await act(page, () => page.locator('#record a', { hasText: '/calendar/v2/job_statuses' }).click(), '/calendar/v2/job_statuses'), '200 OK')
     assert.deepEqual([...hosts], [new URL(localhost).host])
@@ -360,13 +365,7 @@ describe('the API explorer in Chromium', { skip }, () => {
 
   it('signs in for the Webhooks API too, subscribes, and follows a subscription’s links', async () => {
     const { context, page, hosts } = await newContext({ width: 1280, height: 900 })
-    await page.goto(`${server.url}/explorer/`)
-    await page.getByRole('button', { name: 'Sign in with OAuth' }).click()
-    await page.getByLabel('Email').fill(person.email)
-    await page.getByLabel('Password').fill(person.password)
-    await page.getByRole('button', { name: /allow/i }).click()
-    await page.waitForURL((url) => url.pathname === '/explorer/' && !url.search)
-    assert.equal(await loaded(page, '/calendar/v2'), '200 OK')
+    await signInWithOAuth(page, server.url)
 
     await page.getByLabel('Path').fill('/webhooks/v2')
     assert.equal(await act(page, () => page.getByLabel('Path').press('Enter'), '/webhooks/v2'), '200 OK')

@@ -25,3 +25,10 @@ export interface Command {
   readonly options: readonly string[]
   run(db: Knex, values: Values, context: Context): Promise<string>
 }
+
+/** The value of option `--name`, which the command cannot do without. */
+export function required(values: Values, name: string): string {
+  const value = values[name]
+  if (value === undefined || value === '') throw new UsageError(`--${name} is required`)
+  return value
+}

@@ -8,7 +8,7 @@ import { migrate } from '../db/migrate'
 import { createJobStatus } from '../job-statuses/commands'
 import { insertJobStatuses } from '../job-statuses/query'
 import { createOrganization } from '../organizations/query'
-import { UsageError, type Command, type Values } from './command'
+import { required, UsageError, type Command, type Values } from './command'
 import { progress } from './progress'
 import { WEBHOOK_COMMANDS } from './webhook-commands'
 
@@ -16,12 +16,6 @@ export { UsageError, type Command, type Values } from './command'
 
 /** A bearer token from the tool lasts as long as the demo's unless --expires-in says otherwise. */
 export const DEFAULT_TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600
-
-function required(values: Values, name: string): string {
-  const value = values[name]
-  if (value === undefined || value === '') throw new UsageError(`--${name} is required`)
-  return value
-}
 
 function positiveInteger(values: Values, name: string): number {
   const raw = required(values, name)

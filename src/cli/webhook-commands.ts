@@ -5,13 +5,7 @@ import { destinationRefusal, urlProblem } from '../webhooks/destinations'
 import { EVENT_NAMES, isEventName } from '../webhooks/events'
 import { deleteSubscription, insertSubscription, MAX_SUBSCRIPTIONS } from '../webhooks/query'
 import { loadSecretKey, newAuthenticitySecret } from '../webhooks/secrets'
-import { UsageError, type Command, type Values } from './command'
-
-function required(values: Values, name: string): string {
-  const value = values[name]
-  if (value === undefined || value === '') throw new UsageError(`--${name} is required`)
-  return value
-}
+import { required, UsageError, type Command, type Values } from './command'
 
 function id(values: Values, name: string): string {
   const value = required(values, name)

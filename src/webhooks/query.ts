@@ -202,18 +202,18 @@ export async function claimSubscriptions(
           SET leased_until = clock_timestamp() + :leaseMs * interval '1 millisecond'
         WHERE s.id IN (
                 SELECT candidate.id FROM webhook_subscriptions AS candidate
+                 CROSS JOIN LATERAL (
+                   SELECT p.id, p.next_attempt_at FROM webhook_events AS p
+                    WHERE p.subscription_id = candidate.id AND p.status = 'pending'
+                    ORDER BY p.id LIMIT 1
+                 ) AS head
                  WHERE candidate.active AND candidate.secret_key_id = :keyId
                    AND (candidate.leased_until IS NULL OR candidate.leased_until <= clock_timestamp())
-                   AND EXISTS (
-                         SELECT 1 FROM (
-                           SELECT p.next_attempt_at FROM webhook_events AS p
-                            WHERE p.subscription_id = candidate.id AND p.status = 'pending'
-                            ORDER BY p.id LIMIT 1
-                         ) AS head
-                          WHERE head.next_attempt_at <= :now)
-                 ORDER BY candidate.id
+                   AND head.next_attempt_at <= :now
+                 -- The oldest waiting event first: with more subscriptions due than a process serves, none starves.
+                 ORDER BY head.id
                  LIMIT :limit
-                 FOR UPDATE SKIP LOCKED)
+                 FOR UPDATE OF candidate SKIP LOCKED)
        RETURNING s.id, s.organization_id, s.url, s.secret_ciphertext
      )
      SELECT c.id AS claimed_id, c.organization_id AS claimed_organization_id, c.url AS claimed_url, c.secret_ciphertext AS claimed_secret, e.*
