@@ -39,7 +39,7 @@ export interface Config {
   readonly webhookSecretKey: Buffer | undefined
   /** Seconds a webhook receiver has to answer before the attempt counts as failed. */
   readonly webhookTimeout: number
-  /** Milliseconds before a failed delivery's first retry; each later retry waits twice as long. */
+  /** Milliseconds (a fraction allowed) before a failed delivery's first retry; each later retry waits twice as long. */
   readonly webhookRetryBase: number
   /** Days delivered and failed webhook events (and their deliveries) are kept after their last change. */
   readonly webhookRetentionDays: number
@@ -70,6 +70,16 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   const raw = text(env, name)
   if (raw === undefined) return fallback
   if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got ${JSON.stringify(raw)}`)
+  const value = Number(raw)
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`)
+  return value
+}
+
+/** A number that may have a fraction, such as 0.5. */
+function decimal(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = text(env, name)
+  if (raw === undefined) return fallback
+  if (!/^\d+(\.\d+)?$/.test(raw)) throw new ConfigError(name, `must be a number such as 30000 or 0.5, got ${JSON.stringify(raw)}`)
   const value = Number(raw)
   if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`)
   return value
@@ -152,7 +162,7 @@ export function loadConfig(env: Env = process.env): Config {
     metricsToken,
     webhookSecretKey: key(env, 'WEBHOOK_SECRET_KEY'),
     webhookTimeout: integer(env, 'WEBHOOK_TIMEOUT', 10, 1, 300),
-    webhookRetryBase: integer(env, 'WEBHOOK_RETRY_BASE', 30_000, 1, 86_400_000),
+    webhookRetryBase: decimal(env, 'WEBHOOK_RETRY_BASE', 30_000, 0.001, 86_400_000),
     webhookRetentionDays: integer(env, 'WEBHOOK_RETENTION_DAYS', 30, 1, 3650),
     webhookAllow: {
       http: boolean(env, 'WEBHOOK_ALLOW_HTTP', demo),

@@ -284,6 +284,38 @@ describe('deliveries', () => {
     receiver.answer = () => 200
   })
 
+  it('runs the whole schedule in seconds with a fractional WEBHOOK_RETRY_BASE, on the real clock', async () => {
+    const quick = await startTestServer({ RATE_LIMIT: '1000000', WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_LOOPBACK: 'true', WEBHOOK_RETRY_BASE: '0.1', WEBHOOK_SECRET_KEY: randomBytes(32).toString('hex') })
+    try {
+      const tenant = await createTenant(quick.db)
+      const token = await createToken(quick.db, tenant.personId, { scopes: ['webhooks', 'jobs'] })
+      const path = `/hooks/${++paths}`
+      receiver.answer = (at) => (at === path ? 500 : 200)
+      const created = await fetch(`${quick.url}/webhooks/v2/webhook_subscriptions`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/vnd.api+json' },
+        body: JSON.stringify({ data: { attributes: { name: 'calendar.v2.events.job_status.created', url: `${receiver.url}${path}` } } }),
+      })
+      const id = ((await created.json()) as { data: { id: string } }).data.id
+      await quick.db('job_statuses').insert({ organization_id: tenant.organizationId })
+      await untilCount(path, 17)
+      const subscription = await until(async () => {
+        const row = await quick.db('webhook_subscriptions').where({ id }).first()
+        return row.active ? undefined : row
+      })
+      assert.equal(subscription.active, false)
+      const attempts = deliveredTo(path).map((d) => d.at)
+      for (let retry = 1; retry <= 16; retry++) {
+        // Never early; how late depends on the machine, so only the lower bound is checked.
+        assert.ok(attempts[retry]! - attempts[retry - 1]! >= Math.floor(0.1 * 2 ** (retry - 1)), `retry ${retry} came early`)
+      }
+      assert.equal(deliveredTo(path).length, 17)
+    } finally {
+      receiver.answer = () => 200
+      await quick.close()
+    }
+  })
+
   it('deactivates at once on 410 Gone, and holds later events until the subscription is active again', async () => {
     const who = await integration()
     const hook = await subscribe(who, 'calendar.v2.events.job_status.created')

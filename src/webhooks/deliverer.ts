@@ -199,6 +199,12 @@ export class Deliverer {
       if (outcome.status !== 'delivered') break
     }
     await this.recorder.record(subscription.id, outcomes)
+    // A retry due before the next poll is looked for when it is due.
+    const retry = outcomes.at(-1)?.retryAt
+    if (retry) {
+      const wait = retry.getTime() - this.options.now().getTime()
+      if (wait < POLL_MS) setTimeout(() => this.wake(), Math.max(0, wait)).unref()
+    }
   }
 
   /** One attempt; without a secret (sealed under another key) nothing is sent and the attempt fails. */
