@@ -1,6 +1,6 @@
 // Parses a job status list's where[…] and order parameters into a filter and an order.
 import { InvalidParameter } from '../jsonapi/errors'
-import { valuesOf, type QueryPairs } from '../jsonapi/query-string'
+import { singleValue, type QueryPairs } from '../jsonapi/query-string'
 import { STATUSES, isStatus } from './lifecycle'
 import { DEFAULT_ORDER, type ListFilter, type ListOrder } from './query'
 
@@ -10,12 +10,6 @@ export const CAN_ORDER_BY = ['created_at', 'started_at']
 
 const OPERATORS = { gt: '>', gte: '>=', lt: '<', lte: '<=' } as const
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$/
-
-function single(pairs: QueryPairs, name: string): string | undefined {
-  const values = valuesOf(pairs, name)
-  if (values.length > 1) throw new InvalidParameter(name, `${name} must be given once`)
-  return values[0]
-}
 
 function timestamp(name: string, raw: string): Date {
   const date = new Date(raw)
@@ -27,7 +21,7 @@ function timestamp(name: string, raw: string): Date {
 
 export function parseListQuery(pairs: QueryPairs): { filter: ListFilter; order: ListOrder } {
   const filter: ListFilter = {}
-  const status = single(pairs, 'where[status]')
+  const status = singleValue(pairs, 'where[status]')
   if (status !== undefined) {
     const statuses = status.split(',').map((s) => s.trim())
     if (!statuses.every(isStatus)) {
@@ -35,15 +29,15 @@ export function parseListQuery(pairs: QueryPairs): { filter: ListFilter; order: 
     }
     filter.status = statuses
   }
-  const exact = single(pairs, 'where[started_at]')
+  const exact = singleValue(pairs, 'where[started_at]')
   if (exact !== undefined) filter.startedAt = [{ operator: '>=', value: timestamp('where[started_at]', exact) }, { operator: '<=', value: timestamp('where[started_at]', exact) }]
   for (const [suffix, operator] of Object.entries(OPERATORS)) {
     const name = `where[started_at][${suffix}]`
-    const raw = single(pairs, name)
+    const raw = singleValue(pairs, name)
     if (raw !== undefined) (filter.startedAt ??= []).push({ operator, value: timestamp(name, raw) })
   }
 
-  const orderValue = single(pairs, 'order')
+  const orderValue = singleValue(pairs, 'order')
   if (orderValue === undefined) return { filter, order: DEFAULT_ORDER }
   const column = orderValue.replace(/^-/, '')
   if (!CAN_ORDER_BY.includes(column)) {

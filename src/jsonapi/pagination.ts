@@ -1,6 +1,6 @@
 // per_page/offset pagination: parsing with PCO's clamps, and the meta and links of a list page.
 import { InvalidParameter } from './errors'
-import { formatQueryString, valuesOf, withPair, type QueryPairs } from './query-string'
+import { formatQueryString, singleValue, withPair, type QueryPairs } from './query-string'
 
 export interface Page {
   readonly perPage: number
@@ -14,10 +14,8 @@ export const MAX_PER_PAGE = 100
 const MAX_OFFSET = Number.MAX_SAFE_INTEGER - MAX_PER_PAGE
 
 function integerParameter(pairs: QueryPairs, name: string): number | undefined {
-  const values = valuesOf(pairs, name)
-  if (values.length === 0) return undefined
-  if (values.length > 1) throw new InvalidParameter(name, `${name} must be given once`)
-  const raw = values[0] as string
+  const raw = singleValue(pairs, name)
+  if (raw === undefined) return undefined
   if (!/^-?\d+$/.test(raw)) throw new InvalidParameter(name, `${name} must be an integer`)
   // Any length of digits is an integer: a huge one becomes Infinity here and is clamped by parsePage.
   return Number(raw)

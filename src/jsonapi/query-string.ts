@@ -1,4 +1,5 @@
 // Reads a request's raw query string into ordered pairs and writes it back sorted, brackets literal.
+import { InvalidParameter } from './errors'
 
 export type QueryPairs = ReadonlyArray<readonly [string, string]>
 
@@ -16,6 +17,13 @@ export function parseQueryString(rawUrl: string): QueryPairs {
 /** All values given for one key, in request order. */
 export function valuesOf(pairs: QueryPairs, key: string): string[] {
   return pairs.filter(([k]) => k === key).map(([, v]) => v)
+}
+
+/** The one value given for `key`, if any; given twice is a 400 naming it. */
+export function singleValue(pairs: QueryPairs, key: string): string | undefined {
+  const values = valuesOf(pairs, key)
+  if (values.length > 1) throw new InvalidParameter(key, `${key} must be given once`)
+  return values[0]
 }
 
 function encodeKey(key: string): string {

@@ -7,7 +7,7 @@ import { listDocument, readDocument, selectAttributes, sendDocument, serializeRe
 import { InvalidAttribute, InvalidParameter, MethodNotAllowed, NotFound, Unprocessable } from '../jsonapi/errors'
 import { parseId } from '../jsonapi/format'
 import { pageLinks, pageMeta, parsePage } from '../jsonapi/pagination'
-import { valuesOf, parseQueryString, type QueryPairs } from '../jsonapi/query-string'
+import { parseQueryString, singleValue, type QueryPairs } from '../jsonapi/query-string'
 import { findOrganization } from '../organizations/query'
 import { destinationRefusal, urlProblem, type DestinationPolicy } from './destinations'
 import { EVENT_NAMES, isEventName } from './events'
@@ -54,12 +54,6 @@ function attributesOf(req: Request, assignable: readonly string[]): Json {
     if (!assignable.includes(name)) throw new InvalidAttribute(`/data/attributes/${name}`, `${name} cannot be assigned here; assignable: ${assignable.join(', ')}`)
   }
   return attributes
-}
-
-function single(pairs: QueryPairs, name: string): string | undefined {
-  const values = valuesOf(pairs, name)
-  if (values.length > 1) throw new InvalidParameter(name, `${name} must be given once`)
-  return values[0]
 }
 
 const idParam = (raw: string | string[] | undefined) => {
@@ -126,7 +120,7 @@ export function webhookRoutes({ db, baseUrl, now, key, allow, onRequeue }: Webho
     .get(async (req, res) => {
       const pairs = parseQueryString(req.originalUrl)
       const page = parsePage(pairs)
-      const rawApplication = single(pairs, 'where[application_id]')
+      const rawApplication = singleValue(pairs, 'where[application_id]')
       const applicationId = rawApplication === undefined ? undefined : parseId(rawApplication)
       if (rawApplication !== undefined && applicationId === undefined) throw new InvalidParameter('where[application_id]', 'where[application_id] must be an id')
       const listed = await listSubscriptions(db, principalOf(req).organizationId, page, applicationId === undefined ? {} : { applicationId })
@@ -190,13 +184,13 @@ export function webhookRoutes({ db, baseUrl, now, key, allow, onRequeue }: Webho
       const subscription = await subscriptionOf(req)
       const pairs = parseQueryString(req.originalUrl)
       const page = parsePage(pairs)
-      const status = single(pairs, 'where[status]')
+      const status = singleValue(pairs, 'where[status]')
       if (status !== undefined && !(EVENT_STATUSES as readonly string[]).includes(status)) {
         throw new InvalidParameter('where[status]', `where[status] must be one of ${EVENT_STATUSES.join(', ')}`)
       }
-      const uuid = single(pairs, 'where[uuid]')
+      const uuid = singleValue(pairs, 'where[uuid]')
       if (uuid !== undefined && !UUID.test(uuid)) throw new InvalidParameter('where[uuid]', 'where[uuid] must be a UUID')
-      const order = single(pairs, 'order')
+      const order = singleValue(pairs, 'order')
       if (order !== undefined && order !== 'created_at' && order !== '-created_at') throw new InvalidParameter('order', 'order must be created_at or -created_at')
       const listed = await listEvents(db, subscription.organization_id, subscription.id, page, { ...(status ? { status } : {}), ...(uuid ? { uuid } : {}) }, order === '-created_at')
       sendList(req, res, eventResource(baseUrl()), `${SUBSCRIPTIONS_PATH}/${subscription.id}/events`, listed, {
