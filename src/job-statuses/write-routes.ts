@@ -9,6 +9,7 @@ import { InvalidAttribute, MethodNotAllowed, NotFound } from '../jsonapi/errors'
 import { formatTimestamp, parseId } from '../jsonapi/format'
 import { pageLinks, pageMeta, parsePage } from '../jsonapi/pagination'
 import { parseQueryString } from '../jsonapi/query-string'
+import { attributesOf as attributesOfDocument, object, type Json } from '../jsonapi/request-document'
 import { appendResults, createJobStatus, MAX_COUNT, reportProgress, transitionJobStatus, updateJobStatus, type NewResult, type Output, type Scenario } from './commands'
 import { eventStreams } from './event-streams'
 import { isStatus, STATUSES } from './lifecycle'
@@ -46,19 +47,8 @@ const resultResource: ResourceType<PagedResult> = {
   links: () => ({}),
 }
 
-type Json = Record<string, unknown>
-
-function object(value: unknown, pointer: string): Json {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidAttribute(pointer, `${pointer} must be an object`)
-  return value as Json
-}
-
-/** `data.attributes` of a JSON:API request document. */
-function attributesOf(req: Request): Json {
-  const data = object(object(req.body, '').data, '/data')
-  if (data.type !== undefined && data.type !== 'JobStatus') throw new InvalidAttribute('/data/type', '/data/type must be JobStatus')
-  return data.attributes === undefined ? {} : object(data.attributes, '/data/attributes')
-}
+/** `data.attributes` of a JobStatus request document. */
+const attributesOf = (req: Request): Json => attributesOfDocument(req.body, 'JobStatus')
 
 function optional<T>(attributes: Json, name: string, check: (value: unknown) => boolean, expected: string): T | undefined {
   const value = attributes[name]

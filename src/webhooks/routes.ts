@@ -8,6 +8,7 @@ import { InvalidAttribute, InvalidParameter, MethodNotAllowed, NotFound, Unproce
 import { parseId } from '../jsonapi/format'
 import { pageLinks, pageMeta, parsePage } from '../jsonapi/pagination'
 import { parseQueryString, singleValue, type QueryPairs } from '../jsonapi/query-string'
+import { attributesOf as attributesOfDocument, type Json } from '../jsonapi/request-document'
 import { findOrganization } from '../organizations/query'
 import { destinationRefusal, urlProblem, type DestinationPolicy } from './destinations'
 import { EVENT_NAMES, isEventName } from './events'
@@ -38,18 +39,9 @@ export interface WebhookRoutesOptions {
   onRequeue: () => void
 }
 
-type Json = Record<string, unknown>
-
-function object(value: unknown, pointer: string): Json {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidAttribute(pointer, `${pointer} must be an object`)
-  return value as Json
-}
-
 /** `data.attributes` of a WebhookSubscription request document, holding only what may be assigned. */
 function attributesOf(req: Request, assignable: readonly string[]): Json {
-  const data = object(object(req.body, '').data, '/data')
-  if (data.type !== undefined && data.type !== 'WebhookSubscription') throw new InvalidAttribute('/data/type', '/data/type must be WebhookSubscription')
-  const attributes = data.attributes === undefined ? {} : object(data.attributes, '/data/attributes')
+  const attributes = attributesOfDocument(req.body, 'WebhookSubscription')
   for (const name of Object.keys(attributes)) {
     if (!assignable.includes(name)) throw new InvalidAttribute(`/data/attributes/${name}`, `${name} cannot be assigned here; assignable: ${assignable.join(', ')}`)
   }
