@@ -28,6 +28,12 @@ export class RefusedDestination extends Error {
   readonly code = 'EREFUSEDDESTINATION'
 }
 
+/** Why a delivery may not go to `hostname`, which resolved to `addresses`: any refused one refuses the name. */
+function resolvedRefusal(hostname: string, addresses: LookupAddress[], allow: DestinationPolicy): string | undefined {
+  const refusal = addresses.map(({ address }) => addressRefusal(address, allow)).find(Boolean)
+  return refusal ? `${hostname} resolves to ${refusal.replace(/ is /, ', which is ')}` : undefined
+}
+
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void
 
 /**
@@ -40,8 +46,8 @@ export function guardedLookup(allow: DestinationPolicy) {
     if (byName) return callback(new RefusedDestination(byName), '')
     dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
       if (error) return callback(error, '')
-      const refusal = addresses.map(({ address }) => addressRefusal(address, allow)).find(Boolean)
-      if (refusal) return callback(new RefusedDestination(`${hostname} resolves to ${refusal.replace(/ is /, ', which is ')}`), '')
+      const refusal = resolvedRefusal(hostname, addresses, allow)
+      if (refusal) return callback(new RefusedDestination(refusal), '')
       if ((options as LookupAllOptions).all) return callback(null, addresses)
       const [first] = addresses
       if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '')
@@ -90,6 +96,5 @@ export async function destinationRefusal(url: URL, allow: DestinationPolicy): Pr
   })
   // Nothing to check is nothing to trust; every delivery resolves the name afresh and checks the answer too.
   if (!addresses || addresses.length === 0) return `${url.hostname} does not resolve`
-  const refusal = addresses.map(({ address }) => addressRefusal(address, allow)).find(Boolean)
-  return refusal ? `${url.hostname} resolves to ${refusal.replace(/ is /, ', which is ')}` : undefined
+  return resolvedRefusal(url.hostname, addresses, allow)
 }
