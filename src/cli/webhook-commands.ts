@@ -1,6 +1,6 @@
 // The command-line tool's webhook commands: subscribe a URL, list and delete subscriptions, tail deliveries.
 import type { Knex } from 'knex'
-import { formatTimestamp } from '../jsonapi/format'
+import { formatTimestamp, parseId } from '../jsonapi/format'
 import { destinationRefusal, urlProblem } from '../webhooks/destinations'
 import { EVENT_NAMES, isEventName } from '../webhooks/events'
 import { deleteSubscription, insertSubscription, MAX_SUBSCRIPTIONS } from '../webhooks/query'
@@ -8,8 +8,8 @@ import { loadSecretKey, newAuthenticitySecret } from '../webhooks/secrets'
 import { required, UsageError, type Command, type Values } from './command'
 
 function id(values: Values, name: string): string {
-  const value = required(values, name)
-  if (!/^[1-9]\d{0,18}$/.test(value)) throw new UsageError(`--${name} must be an id`)
+  const value = parseId(required(values, name))
+  if (value === undefined) throw new UsageError(`--${name} must be an id`)
   return value
 }
 

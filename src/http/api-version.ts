@@ -4,7 +4,8 @@ import { UnsupportedVersion } from '../jsonapi/errors'
 
 /** Calendar API versions, oldest first; the documents of both are the same for JobStatus. */
 export const CALENDAR_VERSIONS = ['2018-08-01', '2022-07-07'] as const
-export const DEFAULT_VERSION = '2022-07-07'
+/** What a Calendar request without X-PCO-API-Version is answered as: the newest. */
+export const DEFAULT_VERSION = CALENDAR_VERSIONS[CALENDAR_VERSIONS.length - 1]!
 
 /** The Webhooks API's one version. */
 export const WEBHOOKS_VERSIONS = ['2022-10-20'] as const
