@@ -1,24 +1,27 @@
 // GET /calendar/v2: the caller's Organization.
-import { Router } from 'express'
+import { Router, type Request, type Response } from 'express'
 import type { Knex } from 'knex'
 import { principalOf } from '../auth/authenticate'
-import { readDocument, selectAttributes, sendDocument, serializeResources } from '../jsonapi/document'
+import { readDocument, selectAttributes, sendDocument, serializeResources, type ResourceType } from '../jsonapi/document'
 import { MethodNotAllowed, NotFound } from '../jsonapi/errors'
 import { parseQueryString } from '../jsonapi/query-string'
-import { findOrganization } from './query'
+import { findOrganization, type OrganizationRow } from './query'
 import { ORGANIZATION_PATH, organizationResource } from './resource'
+
+/** Sends the caller's Organization as `resource` shows it: the root of /calendar/v2 and of /webhooks/v2. */
+export async function sendOrganization(db: Knex, req: Request, res: Response, resource: ResourceType<OrganizationRow>, baseUrl: string): Promise<void> {
+  const row = await findOrganization(db, principalOf(req).organizationId)
+  if (!row) throw new NotFound()
+  const attributes = selectAttributes(resource, parseQueryString(req.originalUrl))
+  const [data] = serializeResources(resource, [row], attributes, baseUrl)
+  sendDocument(res, readDocument(data!, undefined))
+}
 
 export function organizationRoutes(db: Knex, baseUrl: () => string): Router {
   const router = Router()
   router
     .route(ORGANIZATION_PATH)
-    .get(async (req, res) => {
-      const row = await findOrganization(db, principalOf(req).organizationId)
-      if (!row) throw new NotFound()
-      const attributes = selectAttributes(organizationResource, parseQueryString(req.originalUrl))
-      const [data] = serializeResources(organizationResource, [row], attributes, baseUrl())
-      sendDocument(res, readDocument(data!, undefined))
-    })
+    .get((req, res) => sendOrganization(db, req, res, organizationResource, baseUrl()))
     .all(() => {
       throw new MethodNotAllowed(['GET', 'HEAD', 'OPTIONS'])
     })

@@ -9,7 +9,7 @@ import { parseId } from '../jsonapi/format'
 import { pageLinks, pageMeta, parsePage } from '../jsonapi/pagination'
 import { parseQueryString, singleValue, type QueryPairs } from '../jsonapi/query-string'
 import { attributesOf as attributesOfDocument, type Json } from '../jsonapi/request-document'
-import { findOrganization } from '../organizations/query'
+import { sendOrganization } from '../organizations/routes'
 import { destinationRefusal, urlProblem, type DestinationPolicy } from './destinations'
 import { EVENT_NAMES, isEventName } from './events'
 import {
@@ -88,13 +88,7 @@ export function webhookRoutes({ db, baseUrl, now, key, allow, onRequeue }: Webho
 
   router
     .route(WEBHOOKS_PATH)
-    .get(async (req, res) => {
-      const row = await findOrganization(db, principalOf(req).organizationId)
-      if (!row) throw new NotFound()
-      const attributes = selectAttributes(webhooksOrganizationResource, parseQueryString(req.originalUrl))
-      const [data] = serializeResources(webhooksOrganizationResource, [row], attributes, baseUrl())
-      sendDocument(res, readDocument(data!, undefined))
-    })
+    .get((req, res) => sendOrganization(db, req, res, webhooksOrganizationResource, baseUrl()))
     .all(notAllowed(['GET', 'HEAD', 'OPTIONS']))
 
   router
