@@ -60,17 +60,26 @@ const subscription = (row: Record<string, unknown>) => ids<SubscriptionRow>(row,
 const event = (row: Record<string, unknown>) => ids<EventRow>(row, 'id', 'subscription_id', 'organization_id', 'job_status_id')
 const delivery = (row: Record<string, unknown>) => ({ ...ids<DeliveryRow>(row, 'id', 'event_id'), timing: Number(row.timing) })
 
+type Order = Array<{ column: string; order: 'asc' | 'desc' }>
+
+/** One page of the rows `scoped()` selects, in `order`, and how many there are in all. */
+async function pageOf<Row>(scoped: () => Knex.QueryBuilder, page: Page, order: Order, read: (row: Record<string, unknown>) => Row) {
+  const [rows, [count]] = await Promise.all([
+    scoped().select('*').orderBy(order).offset(page.offset).limit(page.perPage),
+    scoped().count({ n: '*' }),
+  ])
+  return { rows: (rows as Array<Record<string, unknown>>).map(read), totalCount: Number((count as { n?: string | number } | undefined)?.n ?? 0) }
+}
+
+const BY_ID: Order = [{ column: 'id', order: 'asc' }]
+
 export async function listSubscriptions(db: Knex, organizationId: string, page: Page, filter: { applicationId?: string }) {
   const scoped = () => {
     const query = db('webhook_subscriptions').where({ organization_id: organizationId })
     if (filter.applicationId !== undefined) query.where({ application_id: filter.applicationId })
     return query
   }
-  const [rows, [count]] = await Promise.all([
-    scoped().select('*').orderBy('id').offset(page.offset).limit(page.perPage),
-    scoped().count({ n: '*' }),
-  ])
-  return { rows: rows.map(subscription), totalCount: Number(count?.n ?? 0) }
+  return pageOf(scoped, page, BY_ID, subscription)
 }
 
 export async function findSubscription(db: Knex, organizationId: string, id: string): Promise<SubscriptionRow | undefined> {
@@ -143,12 +152,8 @@ export async function listEvents(db: Knex, organizationId: string, subscriptionI
     return query
   }
   const direction = descending ? 'desc' : 'asc'
-  const [rows, [count]] = await Promise.all([
-    // created_at can tie within a statement; id breaks the tie in the same direction.
-    scoped().select('*').orderBy([{ column: 'created_at', order: direction }, { column: 'id', order: direction }]).offset(page.offset).limit(page.perPage),
-    scoped().count({ n: '*' }),
-  ])
-  return { rows: rows.map(event), totalCount: Number(count?.n ?? 0) }
+  // created_at can tie within a statement; id breaks the tie in the same direction.
+  return pageOf(scoped, page, [{ column: 'created_at', order: direction }, { column: 'id', order: direction }], event)
 }
 
 export async function findEvent(db: Knex, organizationId: string, subscriptionId: string, id: string): Promise<EventRow | undefined> {
@@ -165,12 +170,9 @@ export async function requeueEvent(db: Knex, organizationId: string, subscriptio
   return row ? event(row) : undefined
 }
 
+/** An event's deliveries; the caller found the event in its organization. */
 export async function listDeliveries(db: Knex, eventId: string, page: Page) {
-  const [rows, [count]] = await Promise.all([
-    db('webhook_deliveries').where({ event_id: eventId }).select('*').orderBy('id').offset(page.offset).limit(page.perPage),
-    db('webhook_deliveries').where({ event_id: eventId }).count({ n: '*' }),
-  ])
-  return { rows: rows.map(delivery), totalCount: Number(count?.n ?? 0) }
+  return pageOf(() => db('webhook_deliveries').where({ event_id: eventId }), page, BY_ID, delivery)
 }
 
 /** A pending event as a delivering process reads it: the snapshot as the database's text, parsed only when rendered. */
