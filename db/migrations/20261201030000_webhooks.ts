@@ -32,6 +32,8 @@ export async function up(db: Knex): Promise<void> {
     t.index(['organization_id', 'id'])
     t.index(['organization_id', 'name'])
   })
+  // What the triggers ask of every statement that writes job statuses: is anyone subscribed to this event at all?
+  await db.raw('CREATE INDEX webhook_subscriptions_active_name_index ON webhook_subscriptions (name) WHERE active')
   await db.schema.createTable('webhook_events', (t) => {
     t.bigIncrements('id')
     t.bigInteger('subscription_id').notNullable().references('webhook_subscriptions.id').onDelete('CASCADE')

@@ -8,6 +8,9 @@ import type { Config } from '../config'
 
 export type DestinationPolicy = Config['webhookAllow']
 
+/** The longest subscription URL kept. */
+export const MAX_URL_LENGTH = 2048
+
 /** Ranges a delivery may reach only with WEBHOOK_ALLOW_PRIVATE: private networks, link-local (cloud metadata) and shared NAT. */
 const PRIVATE_RANGES = new Set(['private', 'uniqueLocal', 'linkLocal', 'carrierGradeNat', 'benchmarking'])
 
@@ -64,6 +67,7 @@ export function literalAddress(url: URL): string | undefined {
 
 /** What is wrong with `raw` as a subscription URL, before any address is looked at; undefined when nothing. */
 export function urlProblem(raw: string, allow: DestinationPolicy): string | undefined {
+  if (raw.length > MAX_URL_LENGTH) return `url must be at most ${MAX_URL_LENGTH} characters`
   let url: URL
   try {
     url = new URL(raw)

@@ -12,6 +12,9 @@ export const EVENT_NAMES = [
 
 export type EventName = (typeof EVENT_NAMES)[number]
 
+/** Planning Center's event statuses; this server sets pending, delivered and failed. */
+export const EVENT_STATUSES = ['pending', 'delivered', 'failed', 'skipped', 'duplicated', 'ignored_failed', 'ignored_skipped', 'ignored_duplicated'] as const
+
 export function isEventName(value: unknown): value is EventName {
   return typeof value === 'string' && (EVENT_NAMES as readonly string[]).includes(value)
 }

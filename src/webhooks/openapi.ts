@@ -1,9 +1,9 @@
 // The Webhooks API's part of the OpenAPI document, made from the same lists the routes check against.
 import { WEBHOOKS_VERSIONS } from '../http/api-version'
-import { EVENT_NAMES } from './events'
+import { MAX_URL_LENGTH } from './destinations'
+import { EVENT_NAMES, EVENT_STATUSES } from './events'
 import { MAX_SUBSCRIPTIONS } from './query'
 import { availableEventResource, deliveryResource, eventResource, subscriptionResource } from './resource'
-import { EVENT_STATUSES, MAX_URL_LENGTH } from './routes'
 import { MAX_RETRIES } from './deliverer'
 import { RESPONSE_BODY_LIMIT } from './send'
 

@@ -11,7 +11,7 @@ import { parseQueryString, singleValue, type QueryPairs } from '../jsonapi/query
 import { attributesOf as attributesOfDocument, type Json } from '../jsonapi/request-document'
 import { sendOrganization } from '../organizations/routes'
 import { destinationRefusal, urlProblem, type DestinationPolicy } from './destinations'
-import { EVENT_NAMES, isEventName } from './events'
+import { EVENT_NAMES, EVENT_STATUSES, isEventName } from './events'
 import {
   deleteSubscription, findEvent, findSubscription, insertSubscription, listDeliveries, listEvents, listSubscriptions,
   MAX_SUBSCRIPTIONS, requeueEvent, updateSubscription, type SubscriptionRow,
@@ -21,11 +21,6 @@ import {
   WEBHOOKS_PATH, webhooksOrganizationResource, type ShownSubscription,
 } from './resource'
 import { newAuthenticitySecret, type SecretKey } from './secrets'
-
-export const EVENT_STATUSES = ['pending', 'delivered', 'failed', 'skipped', 'duplicated', 'ignored_failed', 'ignored_skipped', 'ignored_duplicated'] as const
-
-/** The longest subscription URL kept. */
-export const MAX_URL_LENGTH = 2048
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -117,7 +112,7 @@ export function webhookRoutes({ db, baseUrl, now, key, allow, onRequeue }: Webho
       const attributes = attributesOf(req, ['active', 'name', 'url'])
       const { name, url, active } = attributes
       if (!isEventName(name)) throw new InvalidAttribute('/data/attributes/name', `name must be one of ${EVENT_NAMES.join(', ')}`)
-      if (typeof url !== 'string' || url.length > MAX_URL_LENGTH) throw new InvalidAttribute('/data/attributes/url', `url must be a string of at most ${MAX_URL_LENGTH} characters`)
+      if (typeof url !== 'string') throw new InvalidAttribute('/data/attributes/url', 'url must be a string')
       const problem = urlProblem(url, allow)
       if (problem) throw new InvalidAttribute('/data/attributes/url', problem)
       const refusal = await destinationRefusal(new URL(url), allow)
