@@ -229,8 +229,12 @@ describe('deliveries', () => {
       'Waiting', 'One done', 'Two done', 'Finished',
     ])
 
-    // The delivery log and the events list say the same.
-    const events = await send(who.hooks, 'GET', `/webhooks/v2/webhook_subscriptions/${updated.id}/events`)
+    // The delivery log and the events list say the same, once the deliverer has recorded the last
+    // outcome (the receiver sees a delivery before the deliverer has written down its answer).
+    const events = await until(async () => {
+      const reply = await send(who.hooks, 'GET', `/webhooks/v2/webhook_subscriptions/${updated.id}/events`)
+      return reply.json.data.every((e: { attributes: { status: string } }) => e.attributes.status !== 'pending') ? reply : undefined
+    })
     assert.equal(events.json.meta.total_count, 4)
     assert.deepEqual(events.json.data.map((e: { attributes: { status: string } }) => e.attributes.status), ['delivered', 'delivered', 'delivered', 'delivered'])
     assert.deepEqual(events.json.data.map((e: { attributes: { uuid: string } }) => e.attributes.uuid), deliveredTo(updated.path).map((d) => d.event.id))
@@ -376,6 +380,8 @@ describe('deliveries', () => {
     await untilCount(hook.path, 1)
     const second = await createJob(who, { message: 'second' })
     failing = false
+    // The retry is scheduled from the moment the answer came back: advance the clock only after that.
+    await until(async () => ((await server.db('webhook_events').where({ subscription_id: hook.id }).orderBy('id').first()).failures === 1 ? true : undefined))
     server.clock.advance(30_000)
     await untilCount(hook.path, 3)
     const ids = deliveredTo(hook.path).map((d) => (d.event.payload as { data: { id: string } }).data.id)
