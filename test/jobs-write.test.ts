@@ -236,6 +236,28 @@ describe('Idempotency-Key', () => {
     assert.equal(reused.json.errors[0].code, 'idempotency_key_reused')
   })
 
+  it('makes a retried progress report, transition or PATCH happen once', async () => {
+    const writer = await createWriter()
+    const id = (await create(writer, { total: 10 })).json.data.id
+    const twice = async (method: string, path: string, body: unknown, key: string) => {
+      const first = await send(writer, method, path, body, { 'Idempotency-Key': key })
+      const again = await send(writer, method, path, body, { 'Idempotency-Key': key })
+      assert.equal(first.status, 200, first.text)
+      assert.equal(again.status, 200)
+      assert.equal(again.text, first.text, `${method} ${path}: the first answer, again`)
+      assert.equal(again.headers.get('idempotent-replayed'), 'true')
+    }
+    await twice('POST', `/jobs/v1/job_statuses/${id}/transitions`, { data: { attributes: { status: 'working' } } }, 'start')
+    await twice('POST', `/jobs/v1/job_statuses/${id}/progress`, { data: { attributes: { increment: 3 } } }, 'three')
+    await twice('PATCH', `/jobs/v1/job_statuses/${id}`, { data: { attributes: { message: 'Three done' } } }, 'say')
+    const job = await send(writer, 'GET', `/jobs/v1/job_statuses/${id}`, undefined)
+    assert.equal(job.json.data.attributes.progress, 3)
+    assert.equal(job.json.data.attributes.status, 'working')
+    const reused = await send(writer, 'POST', `/jobs/v1/job_statuses/${id}/progress`, { data: { attributes: { increment: 1 } } }, { 'Idempotency-Key': 'three' })
+    assert.equal(reused.status, 422)
+    assert.equal(reused.json.errors[0].code, 'idempotency_key_reused')
+  })
+
   it('creates once when the same key arrives ten times at once', async () => {
     const writer = await createWriter()
     const replies = await Promise.all(Array.from({ length: 10 }, () => create(writer, { kind: 'race' }, { 'Idempotency-Key': 'same' })))

@@ -194,8 +194,13 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStream
         outputs: outputsOf(attributes),
       }
       const defined = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined))
-      const row = found(await updateJobStatus(db, principalOf(req).organizationId, idOf(req), defined, now()))
-      res.set('Content-Type', JSON_API_CONTENT_TYPE).send(await render(db, row))
+      const { organizationId, personId } = principalOf(req)
+      const id = idOf(req)
+      const response = await idempotently(db, req, personId, keys, async (trx) => {
+        const row = found(await updateJobStatus(trx, organizationId, id, defined, now()))
+        return { status: 200, body: await render(trx, row) }
+      })
+      sendStored(res, response, JSON_API_CONTENT_TYPE)
     })
     .all(notAllowed(['GET', 'PATCH', 'OPTIONS']))
 
@@ -217,8 +222,13 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStream
       const attributes = attributesOf(req)
       const increment = optional<number>(attributes, 'increment', (v) => isCount(v) && (v as number) >= 1, `a whole number from 1 to ${MAX_COUNT}`) ?? 1
       const message = optional<string>(attributes, 'message', isText(10_000), 'a string')
-      const row = found(await reportProgress(db, principalOf(req).organizationId, idOf(req), increment, message ?? undefined, now()))
-      res.set('Content-Type', JSON_API_CONTENT_TYPE).send(await render(db, row))
+      const { organizationId, personId } = principalOf(req)
+      const id = idOf(req)
+      const response = await idempotently(db, req, personId, keys, async (trx) => {
+        const row = found(await reportProgress(trx, organizationId, id, increment, message ?? undefined, now()))
+        return { status: 200, body: await render(trx, row) }
+      })
+      sendStored(res, response, JSON_API_CONTENT_TYPE)
     })
     .all(notAllowed(['POST', 'OPTIONS']))
 
@@ -258,8 +268,13 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStream
         message: optional<string | null>(attributes, 'message', isText(10_000), 'a string'),
         errors: optional<unknown>(attributes, 'errors', isJson, 'a JSON object or array'),
       }
-      const row = found(await transitionJobStatus(db, principalOf(req).organizationId, idOf(req), to, changes, now()))
-      res.set('Content-Type', JSON_API_CONTENT_TYPE).send(await render(db, row))
+      const { organizationId, personId } = principalOf(req)
+      const id = idOf(req)
+      const response = await idempotently(db, req, personId, keys, async (trx) => {
+        const row = found(await transitionJobStatus(trx, organizationId, id, to, changes, now()))
+        return { status: 200, body: await render(trx, row) }
+      })
+      sendStored(res, response, JSON_API_CONTENT_TYPE)
     })
     .all(notAllowed(['POST', 'OPTIONS']))
 

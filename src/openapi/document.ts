@@ -620,11 +620,11 @@ function paths() {
     '/jobs/v1/job_statuses/{id}': {
       ...idPath,
       get: jobsOperation('Read a job, with every attribute and its results', 'getJob'),
-      patch: jobsOperation('Change a job (not its status)', 'updateJob', { requestBody: body('JobUpdate', { data: { type: 'JobStatus', attributes: { message: 'Halfway there' } } }) }),
+      patch: jobsOperation('Change a job (not its status)', 'updateJob', { parameters: [parameter('IdempotencyKey')], responses: { '422': response('Unprocessable') }, requestBody: body('JobUpdate', { data: { type: 'JobStatus', attributes: { message: 'Halfway there' } } }) }),
     },
     '/jobs/v1/job_statuses/{id}/progress': {
       ...idPath,
-      post: jobsOperation('Add to progress; concurrent reports add up', 'reportProgress', { requestBody: body('ProgressReport', { data: { attributes: { increment: 1, message: 'Finished a task' } } }), responses: { '409': response('Conflict') } }),
+      post: jobsOperation('Add to progress; concurrent reports add up', 'reportProgress', { parameters: [parameter('IdempotencyKey')], requestBody: body('ProgressReport', { data: { attributes: { increment: 1, message: 'Finished a task' } } }), responses: { '409': response('Conflict'), '422': response('Unprocessable') } }),
     },
     '/jobs/v1/job_statuses/{id}/results': {
       ...idPath,
@@ -651,7 +651,7 @@ function paths() {
     },
     '/jobs/v1/job_statuses/{id}/transitions': {
       ...idPath,
-      post: jobsOperation('Move the job through its lifecycle', 'transitionJob', { requestBody: body('Transition', { data: { attributes: { status: 'working' } } }), responses: { '409': response('Conflict') } }),
+      post: jobsOperation('Move the job through its lifecycle', 'transitionJob', { parameters: [parameter('IdempotencyKey')], requestBody: body('Transition', { data: { attributes: { status: 'working' } } }), responses: { '409': response('Conflict'), '422': response('Unprocessable') } }),
     },
     '/jobs/v1/job_statuses/{id}/events': {
       ...idPath,
