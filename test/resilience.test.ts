@@ -64,7 +64,15 @@ describe('shutdown', () => {
 /** A TCP proxy in front of PostgreSQL that a test can cut and restore, as a restart or network loss would. */
 async function startProxy(target: URL) {
   const sockets = new Set<net.Socket>()
+  let holding = false
   const server = net.createServer((client) => {
+    if (holding) {
+      // Accepted and never answered, as a load balancer with no server behind it does.
+      sockets.add(client)
+      client.on('error', () => client.destroy())
+      client.on('close', () => sockets.delete(client))
+      return
+    }
     const upstream = net.connect(Number(target.port || 5432), target.hostname)
     for (const socket of [client, upstream]) {
       sockets.add(socket)
@@ -86,8 +94,15 @@ async function startProxy(target: URL) {
       await closed
     },
     async restore() {
+      holding = false
+      if (server.listening) return
       server.listen(port, '127.0.0.1')
       await once(server, 'listening')
+    },
+    /** Drops every connection, then accepts new ones and never answers them. */
+    hold() {
+      holding = true
+      for (const socket of sockets) socket.destroy()
     },
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
@@ -130,6 +145,30 @@ describe('the database goes away', { skip: backend === 'embedded' && 'the embedd
         })
       }
 
+      await proxy.restore()
+      await eventually(async () => (await request(server.url, '/calendar/v2/job_statuses', { token })).status === 200)
+    } finally {
+      await server.close()
+      await proxy.close()
+    }
+  })
+
+  it('answers 503 when a connection is accepted and never answered, as behind a load balancer with no primary', async () => {
+    const target = new URL(process.env.DATABASE_URL!)
+    const proxy = await startProxy(target)
+    const viaProxy = new URL(target)
+    viaProxy.hostname = '127.0.0.1'
+    viaProxy.port = String(proxy.port)
+    const server = await startTestServer({ DATABASE_URL: viaProxy.toString() })
+    try {
+      const { token } = await createTenant(server.db)
+      assert.equal((await request(server.url, '/calendar/v2/job_statuses', { token })).status, 200)
+      proxy.hold()
+      const replies = await Promise.all(Array.from({ length: 3 }, () => request(server.url, '/calendar/v2/job_statuses', { token })))
+      for (const reply of replies) {
+        assert.equal(reply.status, 503, reply.text)
+        assert.equal(reply.json.errors[0].code, 'database_unavailable')
+      }
       await proxy.restore()
       await eventually(async () => (await request(server.url, '/calendar/v2/job_statuses', { token })).status === 200)
     } finally {

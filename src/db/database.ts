@@ -34,13 +34,20 @@ export interface OpenOptions {
   throughRunningServer?: boolean
 }
 
+/**
+ * How every connection to PostgreSQL is made. A connect that gets no answer (a load balancer with no
+ * primary behind it, a host cut off) gives up after 3 s instead of waiting for the kernel's minutes;
+ * TCP keepalives find a connection whose peer vanished without closing it.
+ */
+export const CONNECTING = { connectionTimeoutMillis: 3_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 } as const
+
 export function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'databasePoolMax'>, options: OpenOptions = {}): Database {
   const { logger, holder = 'pco-job-status' } = options
   if (config.databaseUrl !== undefined) {
     return knex({
       log: knexLog(logger),
       client: 'pg',
-      connection: { connectionString: config.databaseUrl, application_name: applicationName('pco-job-status') },
+      connection: { connectionString: config.databaseUrl, application_name: applicationName('pco-job-status'), ...CONNECTING },
       // min 0: after a PostgreSQL restart no dead idle connection is handed out first.
       pool: { min: 0, max: config.databasePoolMax, idleTimeoutMillis: 30_000 },
       // A request waits at most this long for a connection before it answers 503.
@@ -106,7 +113,7 @@ export function openCounterDatabase(config: Pick<Config, 'databaseUrl' | 'databa
   return knex({
     log: knexLog(logger),
     client: 'pg',
-    connection: { connectionString: config.databaseUrl, application_name: applicationName('pco-job-status-counters') },
+    connection: { connectionString: config.databaseUrl, application_name: applicationName('pco-job-status-counters'), ...CONNECTING },
     pool: {
       min: 0,
       // The known callers' statements run here too (job-statuses/known-callers.ts).
@@ -133,5 +140,6 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   // PostgreSQL's own codes for it (connection_exception, shutdowns, too many connections) are in the table.
   if (answerForDatabaseError(error)?.code === 'database_unavailable') return true
   if (error.name === 'KnexTimeoutError') return true
-  return /Connection terminated|not queryable|Connection ended|timeout exceeded when trying to connect/i.test(error.message)
+  // pg's own words for a connection that failed, ended, or was not made within connectionTimeoutMillis.
+  return /Connection terminated|not queryable|Connection ended|timeout exceeded when trying to connect|^timeout expired$/i.test(error.message)
 }

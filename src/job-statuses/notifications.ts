@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events'
 import type { Knex } from 'knex'
 import pg from 'pg'
 import type { Logger } from 'pino'
-import { applicationName } from '../db/database'
+import { applicationName, CONNECTING } from '../db/database'
 
 /** The channel the job_status_changed trigger notifies, with "<organization id>:<job id>". */
 export const CHANNEL = 'job_status_changed'
@@ -39,7 +39,7 @@ export class JobStatusNotifications {
 
   /** A connection of its own, outside the pool: LISTEN holds it for the life of the process. */
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: applicationName('pco-job-status-listen') })
+    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: applicationName('pco-job-status-listen'), ...CONNECTING })
     client.on('notification', (message) => {
       if (message.channel === WEBHOOK_EVENTS_CHANNEL) this.emitter.emit('webhook-events')
       else this.deliver(message.payload ?? '')
