@@ -12,8 +12,9 @@ import { parse } from 'yaml'
 import { backend, startTestServer, type TestServer } from './support/server'
 
 const run = promisify(execFile)
-const compose = parse(readFileSync('docker-compose.yml', 'utf8')) as {
-  services: Record<string, { healthcheck?: { test: string[] }; depends_on?: Record<string, { condition: string }>; environment?: Record<string, string> }>
+// Merge keys (<<) resolved, as Compose resolves them.
+const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as {
+  services: Record<string, { healthcheck?: { test: string[] }; depends_on?: Record<string, { condition: string }>; environment?: Record<string, string>; profiles?: string[]; build?: string; command?: string[] }>
 }
 const dockerfile = readFileSync('Dockerfile', 'utf8').replace(/\\\n\s*/g, '')
 
@@ -50,6 +51,24 @@ describe(`the container files (${backend})`, () => {
     assert.match(compose.services.server?.healthcheck?.test.join(' ') ?? '', /\/readyz/)
     // The schema itself is not a rubber stamp: a misspelt key is refused.
     assert.equal(validate({ services: { server: { imagee: 'x' } } }), false)
+  })
+
+  it('the cluster profile runs the topology of npm run test:cluster, from the same files and variables', () => {
+    const profile = Object.entries(compose.services).filter(([, service]) => service.profiles?.includes('cluster'))
+    assert.deepEqual(profile.map(([name]) => name).sort(), ['app1', 'app2', 'db1', 'db2', 'db3', 'lb'])
+    const harness = readFileSync('test/cluster/topology.ts', 'utf8')
+    const namesIn = (text: string, prefix: string) => [...new Set(text.match(new RegExp(`\\b${prefix}_[A-Z0-9_]+`, 'g')))].sort()
+    for (const db of ['db1', 'db2', 'db3']) {
+      const service = compose.services[db]!
+      assert.equal(service.build, 'db/cluster')
+      assert.deepEqual(namesIn(Object.keys(service.environment ?? {}).join(' '), 'PATRONI'), namesIn(harness, 'PATRONI'), `${db}: the PATRONI_ variables the test sets`)
+      assert.deepEqual(namesIn(Object.keys(service.environment ?? {}).join(' '), 'ETCD'), namesIn(harness, 'ETCD'), `${db}: the ETCD_ variables the test sets`)
+    }
+    const image = readFileSync('db/cluster/Dockerfile', 'utf8')
+    for (const file of ['patroni.yml', 'haproxy.cfg', 'etcd.env']) assert.match(image, new RegExp(`COPY .*${file.replace('.', '\\.')}`), `the image carries ${file}`)
+    assert.match(image, /postgresql-15 patroni etcd-server haproxy/)
+    assert.deepEqual(compose.services.lb?.command, ['haproxy', '-f', '/etc/pco/haproxy.cfg', '-db'])
+    for (const app of ['app1', 'app2']) assert.match(compose.services[app]?.environment?.DATABASE_URL ?? '', /@lb:5000\//, `${app} reaches the primary through HAProxy`)
   })
 
   it("the image runs as its own user, keeps the embedded database in a volume it owns, and checks /readyz", () => {
