@@ -1,6 +1,7 @@
 // The benchmark's reference: the same list and read endpoints by hand on node:http and pg, no framework.
 // It authenticates the bearer token by digest and writes PCO's documents, with the naive SQL
-// (count(*) and ORDER BY id LIMIT/OFFSET), as a straightforward hand-written server would.
+// (count(*) and ORDER BY id LIMIT/OFFSET), as a straightforward hand-written server would. Writes
+// (a progress report, a PATCH of `message`) are plain UPDATEs; reads answer If-None-Match.
 import { createHash } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -22,10 +23,28 @@ function resource(row: Record<string, unknown>) {
   }
 }
 
-function send(res: import('node:http').ServerResponse, status: number, body: unknown) {
+/** Every attribute, as the write API answers. */
+function job(row: Record<string, unknown>) {
+  const { id, organization_id: _organization, scenario: _scenario, scenario_due_at: _due, ...attributes } = row
+  for (const [key, value] of Object.entries(attributes)) if (value instanceof Date) attributes[key] = stamp(value)
+  return { data: { type: 'JobStatus', id: String(id), attributes, links: { self: `${base}/jobs/v1/job_statuses/${id}` } } }
+}
+
+function send(res: import('node:http').ServerResponse, status: number, body: unknown, ifNoneMatch?: string) {
   const text = JSON.stringify(body)
-  res.writeHead(status, { 'Content-Type': 'application/vnd.api+json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) })
+  const etag = `W/"${createHash('sha1').update(text).digest('base64url')}"`
+  if (ifNoneMatch === etag) {
+    res.writeHead(304, { ETag: etag })
+    return res.end()
+  }
+  res.writeHead(status, { 'Content-Type': 'application/vnd.api+json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ETag: etag })
   res.end(text)
+}
+
+async function bodyOf(req: import('node:http').IncomingMessage): Promise<{ data?: { attributes?: Record<string, unknown> } }> {
+  const chunks: Buffer[] = []
+  for await (const chunk of req) chunks.push(chunk as Buffer)
+  return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}')
 }
 
 const server = createServer(async (req, res) => {
@@ -41,11 +60,29 @@ const server = createServer(async (req, res) => {
     if (auth.rows.length === 0) return send(res, 401, { errors: [{ status: '401' }] })
     const org = String(auth.rows[0].organization_id)
     const parent = { id: org, type: 'Organization' }
+    const ifNoneMatch = req.headers['if-none-match']
+    const progress = /^\/jobs\/v1\/job_statuses\/(\d+)\/progress$/.exec(url.pathname)
+    if (progress && req.method === 'POST') {
+      const increment = Number((await bodyOf(req)).data?.attributes?.increment ?? 1)
+      const { rows } = await pool.query(
+        `UPDATE job_statuses SET progress = progress + $3, updated_at = now() WHERE organization_id = $1 AND id = $2 AND status IN ('working', 'stopping') RETURNING *`,
+        [org, progress[1], increment],
+      )
+      if (rows.length === 0) return send(res, 409, { errors: [{ status: '409' }] })
+      return send(res, 200, job(rows[0]))
+    }
+    const patch = /^\/jobs\/v1\/job_statuses\/(\d+)$/.exec(url.pathname)
+    if (patch && req.method === 'PATCH') {
+      const message = (await bodyOf(req)).data?.attributes?.message
+      const { rows } = await pool.query('UPDATE job_statuses SET message = $3, updated_at = now() WHERE organization_id = $1 AND id = $2 RETURNING *', [org, patch[1], message])
+      if (rows.length === 0) return send(res, 404, { errors: [{ status: '404' }] })
+      return send(res, 200, job(rows[0]))
+    }
     const read = /^\/calendar\/v2\/job_statuses\/(\d+)$/.exec(url.pathname)
     if (read) {
       const { rows } = await pool.query('SELECT * FROM job_statuses WHERE organization_id = $1 AND id = $2', [org, read[1]])
       if (rows.length === 0) return send(res, 404, { errors: [{ status: '404' }] })
-      return send(res, 200, { data: resource(rows[0]), included: [], meta: { parent } })
+      return send(res, 200, { data: resource(rows[0]), included: [], meta: { parent } }, ifNoneMatch)
     }
     if (url.pathname !== '/calendar/v2/job_statuses') return send(res, 404, { errors: [{ status: '404' }] })
     const perPage = Math.min(100, Math.max(1, Number(url.searchParams.get('per_page') ?? 25)))
@@ -63,7 +100,7 @@ const server = createServer(async (req, res) => {
       links.next = `${base}/calendar/v2/job_statuses?offset=${offset + perPage}&per_page=${perPage}`
     }
     Object.assign(meta, { can_order_by: [], can_query_by: [], parent })
-    send(res, 200, { links, data: page.rows.map(resource), included: [], meta })
+    send(res, 200, { links, data: page.rows.map(resource), included: [], meta }, ifNoneMatch)
   } catch {
     send(res, 500, { errors: [{ status: '500' }] })
   }

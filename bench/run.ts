@@ -7,12 +7,14 @@ import { join } from 'node:path'
 import autocannon from 'autocannon'
 import type { Knex } from 'knex'
 import { createAccessToken, createPerson, findOrCreateCommandLineApplication } from '../src/auth/credentials'
-import { loadConfig } from '../src/config'
+import { CACHE_NAMES, loadConfig, type CacheName } from '../src/config'
 import { openDatabase } from '../src/db/database'
 import { migrate } from '../src/db/migrate'
 import { insertJobStatuses } from '../src/job-statuses/query'
 import { createOrganization } from '../src/organizations/query'
+import { mixed, polling, prepareTraffic, progressStatement, writesHot, writesRandom, type Request, type Traffic } from './traffic'
 import { SUBSCRIPTIONS, UPDATES_PER_SECOND, webhookBench } from './webhooks'
+import { Agent, get } from 'node:http'
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 15)
 /** The server runs exactly as `npm start` runs it: the node flags and script of package.json's start. */
@@ -24,6 +26,7 @@ const SMALL = 800
 const PREFIX = 'bench-org-'
 
 interface Dataset {
+  organizations: string[]
   largeOrganization: string
   largeIds: { min: number; max: number }
   largeTokens: string[]
@@ -62,6 +65,7 @@ async function seed(db: Knex): Promise<Dataset> {
   const smallIds = []
   for (const organization of smallOrganizations) smallIds.push({ organization, token: await tokenFor(organization), ...(await idRange(organization)) })
   return {
+    organizations: organizations.map(String),
     largeOrganization,
     largeIds: await idRange(largeOrganization),
     largeTokens: [await tokenFor(largeOrganization)],
@@ -123,7 +127,7 @@ interface Load {
   errors: number
 }
 
-type Pick = () => { path: string; token: string; headers?: Record<string, string> }
+type Pick = () => Request
 
 async function load(baseUrl: string, pick: Pick, duration = DURATION): Promise<Load> {
   const result = await autocannon({
@@ -132,8 +136,9 @@ async function load(baseUrl: string, pick: Pick, duration = DURATION): Promise<L
     duration,
     requests: [{
       setupRequest: (request) => {
-        const { path, token, headers } = pick()
-        return { ...request, path, headers: { ...request.headers, ...headers, authorization: `Bearer ${token}` } }
+        const { method = 'GET', path, token, headers, body } = pick()
+        const content = body === undefined ? {} : { 'content-type': 'application/vnd.api+json' }
+        return { ...request, method: method as 'GET', path, body, headers: { ...request.headers, ...headers, ...content, authorization: `Bearer ${token}` } }
       },
     }],
   })
@@ -141,7 +146,8 @@ async function load(baseUrl: string, pick: Pick, duration = DURATION): Promise<L
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    errors: result.errors + result.timeouts + result.non2xx,
+    // A 304 is the answer a poll with If-None-Match wants.
+    errors: result.errors + result.timeouts + result['4xx'] + result['5xx'],
   }
 }
 
@@ -237,15 +243,28 @@ async function main(): Promise<void> {
     // The load is one person per organization far past PCO's 100 per 20 s: count, but never refuse.
     RATE_LIMIT: '1000000000', RATE_LIMIT_DEEP_OFFSET: '1000000000',
   }
-  // BENCH_ONLY=webhooks measures the delivery scenario alone, leaving the other figures as they are.
-  if (process.env.BENCH_ONLY !== 'webhooks') {
+  // BENCH_ONLY=reads, traffic or webhooks measures that section alone, leaving the others' figures as they are.
+  const only = process.env.BENCH_ONLY
+  if (only === undefined || only === 'reads') {
     const table = await readsAndPages(databaseUrl, db, data, serverEnv)
     console.log(`\n${table}\n`)
     writeSection('bench', table)
   }
-  const deliveries = await webhookDeliveries(db, data, serverEnv)
-  console.log(`\n${deliveries}\n`)
-  writeSection('bench:webhooks', deliveries)
+  if (only === undefined || only === 'traffic') {
+    const table = await trafficFigures(databaseUrl, db, data, serverEnv)
+    console.log(`\n${table}\n`)
+    writeSection('bench:traffic', table)
+  }
+  if (only === undefined || only === 'caches') {
+    const table = await cacheFigures(db, data, serverEnv)
+    console.log(`\n${table}\n`)
+    writeSection('bench:caches', table)
+  }
+  if (only === undefined || only === 'webhooks') {
+    const deliveries = await webhookDeliveries(db, data, serverEnv)
+    console.log(`\n${deliveries}\n`)
+    writeSection('bench:webhooks', deliveries)
+  }
   await db.destroy()
 }
 
@@ -389,6 +408,162 @@ async function readsAndPages(databaseUrl: string, db: Knex, data: Dataset, serve
     '',
     `Full walk of organization 1 by \`links.next\` at per_page=100: ${fmt(walks['server, WORKERS=1']!.seconds, 1)} s for ${fmt(walks['server, WORKERS=1']!.rows)} rows (WORKERS=2: ${fmt(walks['server, WORKERS=2']!.seconds, 1)} s).`,
     `Peak RSS: ${fmt(rss['server, WORKERS=1']!)} MB for the one process (WORKERS=2: ${fmt(rss['server, WORKERS=2']!)} MB, the largest process).`,
+  ].join('\n')
+}
+
+/** A walk of organization 1 at per_page=100 by links.next: over one keep-alive connection, or a new connection per page. */
+async function walkOver(baseUrl: string, token: string, fresh: boolean): Promise<{ seconds: number; rows: number }> {
+  const agent = fresh ? undefined : new Agent({ keepAlive: true, maxSockets: 1 })
+  const fetchPage = (url: string) =>
+    new Promise<{ data: unknown[]; links: { next?: string } }>((resolve, reject) => {
+      get(url, { agent: agent ?? false, headers: { Authorization: `Bearer ${token}` } }, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (chunk: Buffer) => chunks.push(chunk))
+        res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))))
+        res.on('error', reject)
+      }).on('error', reject)
+    })
+  const started = performance.now()
+  let next: string | undefined = `${baseUrl}/calendar/v2/job_statuses?per_page=100`
+  let rows = 0
+  while (next) {
+    const body = await fetchPage(next)
+    rows += body.data.length
+    next = body.links.next
+  }
+  agent?.destroy()
+  return { seconds: (performance.now() - started) / 1000, rows }
+}
+
+/**
+ * A job-status service's traffic: mixed reads and writes, writes alone, and polling, each against the
+ * reference and the server (WORKERS=1), with pgbench's ceiling for the write statement; then walks of
+ * organization 1 with WORKERS=1 and 2, over one connection and alternating between processes.
+ */
+async function trafficFigures(databaseUrl: string, db: Knex, data: Dataset, serverEnv: Record<string, string>): Promise<string> {
+  const traffic: Traffic = await prepareTraffic(db, data.organizations, data.largeOrganization)
+  const poller = traffic.callers[1]!
+  const job = `/calendar/v2/job_statuses/${poller.min}`
+  const page = '/calendar/v2/job_statuses'
+  const etagOf = async (url: string, path: string) =>
+    (await fetch(`${url}${path}`, { headers: { Authorization: `Bearer ${poller.token}` } })).headers.get('etag') ?? undefined
+  const scenarios = async (url: string): Promise<Array<[string, Pick]>> => [
+    ['mixed: 40% reads, 40% pages, 10% progress, 10% PATCH', mixed(traffic)],
+    ['writes: progress on random jobs', writesRandom(traffic)],
+    ['writes: progress on 32 hot jobs', writesHot(traffic)],
+    ['polling one job', polling(poller, job)],
+    ['polling one job, If-None-Match', polling(poller, job, await etagOf(url, job))],
+    ['polling a first page', polling(poller, page)],
+    ['polling a first page, If-None-Match', polling(poller, page, await etagOf(url, page))],
+  ]
+  const measure = async (url: string, label: string) => {
+    const list = await scenarios(url)
+    for (const [, pick] of list) await load(url, pick, 2)
+    const figures: Record<string, Load> = {}
+    for (const [name, pick] of await scenarios(url)) {
+      console.log(`${label}: ${name}`)
+      figures[name] = await load(url, pick)
+    }
+    return { names: list.map(([name]) => name), figures }
+  }
+  const reference = await start(process.execPath, ['--import', 'tsx', 'bench/baseline-server.ts'], { DATABASE_URL: databaseUrl }, /baseline listening on (\S+)/)
+  const theirs = await measure(reference.url, 'reference')
+  await stop(reference.child)
+  const server = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: '1' }, /listening on (\S+)/)
+  const ours = await measure(server.url, 'server')
+  const walks: Record<string, { seconds: number; rows: number }> = {}
+  walks['1, one connection'] = await walkOver(server.url, data.largeTokens[0]!, false)
+  await stop(server.child)
+  const pair = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: '2' }, /listening on (\S+)/)
+  await walkOver(pair.url, data.largeTokens[0]!, true)
+  walks['2, one connection'] = await walkOver(pair.url, data.largeTokens[0]!, false)
+  walks['2, a connection per page'] = await walkOver(pair.url, data.largeTokens[0]!, true)
+  await stop(pair.child)
+
+  console.log('pgbench: the progress report statement')
+  const dir = mkdtempSync(join(tmpdir(), 'pco-pgbench-'))
+  const ceilingOf = (script: string) => {
+    const file = join(dir, 'write.sql')
+    writeFileSync(file, script)
+    const output = execFileSync('pgbench', ['-n', '-M', 'prepared', '-c', String(CONNECTIONS), '-j', '2', '-T', String(DURATION), '-f', file, databaseUrl]).toString()
+    return Number(/tps = ([\d.]+)/.exec(output)?.[1] ?? 0)
+  }
+  const ceilings: Record<string, number> = {
+    [ours.names[1]!]: ceilingOf(progressStatement(traffic.workingIds)),
+    [ours.names[2]!]: ceilingOf(progressStatement(traffic.hot.ids)),
+  }
+  const rows = ours.names.map((name) => {
+    const a = ours.figures[name]!
+    const b = theirs.figures[name]!
+    const ceiling = ceilings[name]
+    return `| ${name} | ${fmt(a.rps)} | ${fmt(a.p50)} / ${fmt(a.p99)} | ${fmt(b.rps)} | ${fmt(b.p50)} / ${fmt(b.p99)} | ${fmt(a.rps / b.rps, 2)}× | ${ceiling ? fmt(ceiling) : ''} | ${a.errors + b.errors} |`
+  })
+  const w = (key: string) => `${fmt(walks[key]!.seconds, 2)} s`
+  return [
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; server, reference, database and load generator on the same machine.`,
+    `${CONNECTIONS} connections, ${DURATION} s per scenario (autocannon), each request with the bearer token of its own organization; every job of the 999 small organizations is \`working\`. The reference (\`bench/baseline-server.ts\`) makes the same writes as plain \`UPDATE … RETURNING *\`. The server runs as shipped: webhooks outbox triggers, compression when asked.`,
+    '',
+    '| scenario | server rps (WORKERS=1) | p50 / p99 ms | reference rps | p50 / p99 ms | vs reference | pgbench ceiling tps | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
+    '',
+    `Walk of organization 1 (${fmt(walks['1, one connection']!.rows)} rows, per_page=100) by \`links.next\`: one process over one keep-alive connection ${w('1, one connection')}; WORKERS=2 over one keep-alive connection ${w('2, one connection')}; WORKERS=2 with a new connection per page, so pages alternate between the processes, ${w('2, a connection per page')}.`,
+  ].join('\n')
+}
+
+/**
+ * Each in-process cache's worth: the scenarios it could speed up, measured with every cache on and
+ * with that one off (CACHES_OFF), in the same run. `known_tokens` off also turns off the path that
+ * answers known callers ahead of Express, which stands on it.
+ */
+async function cacheFigures(db: Knex, data: Dataset, serverEnv: Record<string, string>): Promise<string> {
+  const traffic = await prepareTraffic(db, data.organizations, data.largeOrganization)
+  const reads = Object.fromEntries(scenarios(data).map((scenario) => [scenario.name, scenario.pick]))
+  const poller = traffic.callers[1]!
+  const picks: Record<string, Pick> = {
+    ...reads,
+    'mixed: 40% reads, 40% pages, 10% progress, 10% PATCH': mixed(traffic),
+    'polling one job': polling(poller, `/calendar/v2/job_statuses/${poller.min}`),
+    'polling a first page': polling(poller, '/calendar/v2/job_statuses'),
+  }
+  const affected: Record<CacheName, string[]> = {
+    known_tokens: ['list, small organization, per_page=25', 'read by id', 'mixed: 40% reads, 40% pages, 10% progress, 10% PATCH'],
+    pages: ['list, small organization, per_page=25', 'polling a first page', 'mixed: 40% reads, 40% pages, 10% progress, 10% PATCH'],
+    pages_ahead: [],
+    positions: ['list, organization 1, offset 190,000', 'mixed: 40% reads, 40% pages, 10% progress, 10% PATCH'],
+    resources: ['read by id', 'polling one job', 'list, small organization, per_page=100'],
+  }
+  const run = async (cachesOff: string, names: string[]) => {
+    const server = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: '1', CACHES_OFF: cachesOff }, /listening on (\S+)/)
+    for (const name of names) await load(server.url, picks[name]!, 2)
+    const figures: Record<string, Load> = {}
+    for (const name of names) {
+      console.log(`caches off: ${cachesOff || 'none'}: ${name}`)
+      figures[name] = await load(server.url, picks[name]!)
+    }
+    await walkOver(server.url, data.largeTokens[0]!, false)
+    const walked = await walkOver(server.url, data.largeTokens[0]!, false)
+    await stop(server.child)
+    return { figures, walk: walked.seconds }
+  }
+  const everything = [...new Set(Object.values(affected).flat())]
+  const on = await run('', everything)
+  const rows: string[] = []
+  for (const cache of CACHE_NAMES) {
+    const off = await run(cache, affected[cache])
+    for (const name of affected[cache]) {
+      const a = on.figures[name]!
+      const b = off.figures[name]!
+      rows.push(`| ${cache} | ${name} | ${fmt(a.rps)} | ${fmt(a.p99)} | ${fmt(b.rps)} | ${fmt(b.p99)} | ${fmt((a.rps / b.rps - 1) * 100, 0)} % |`)
+    }
+    rows.push(`| ${cache} | walk of organization 1, one connection (seconds) | ${fmt(on.walk, 2)} s | | ${fmt(off.walk, 2)} s | | ${fmt((off.walk / on.walk - 1) * 100, 0)} % |`)
+  }
+  return [
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; ${CONNECTIONS} connections, ${DURATION} s per scenario, one server process (WORKERS=1) started afresh for each line's "off" figures with \`CACHES_OFF=<cache>\`.`,
+    '',
+    '| cache | scenario | rps, all caches | p99 ms | rps, this cache off | p99 ms | gain |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
   ].join('\n')
 }
 

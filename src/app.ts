@@ -9,7 +9,7 @@ import { FailureThrottle } from './auth/failure-throttle'
 import { oauthRoutes } from './auth/oauth/routes'
 import { KnownTokens } from './auth/known-tokens'
 import { rateLimit } from './auth/rate-limit'
-import type { Config } from './config'
+import type { CacheName, Config } from './config'
 import { apiVersion, CALENDAR_VERSIONS, WEBHOOKS_VERSIONS } from './http/api-version'
 import { cors } from './http/cors'
 import { healthChecks } from './http/health'
@@ -77,10 +77,12 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
   calendar.use((req, _res, next) => next(/^\/calendar(\/|$)/.test(req.path) ? undefined : 'router'))
   calendar.use(apiVersion(CALENDAR_VERSIONS))
   const rules = { limit: config.rateLimit, deepOffsetLimit: config.rateLimitDeepOffset, periodSeconds: config.rateLimitPeriod }
-  const knownTokens = new KnownTokens()
-  const positions = new PositionCache(db)
-  const resources = new ResourceCache()
-  const pages = new PageCache()
+  // CACHES_OFF (for the benchmark's with-and-without figures) leaves a cache with no room: it never hits.
+  const off = (name: CacheName) => config.cachesOff.has(name)
+  const knownTokens = new KnownTokens(off('known_tokens') ? 0 : undefined)
+  const positions = new PositionCache(db, off('positions') ? 0 : undefined)
+  const resources = new ResourceCache(off('resources') ? 0 : undefined)
+  const pages = new PageCache({ capacityBytes: off('pages') ? 0 : undefined, aheadPages: off('pages_ahead') ? 0 : undefined })
   calendar.use(authenticate({ db, now, scope: 'calendar', throttle, counters, rateLimitPeriod: config.rateLimitPeriod, knownTokens }))
   calendar.use(rateLimit({ db: counters, now, ...rules }))
   calendar.use(organizationRoutes(db, baseUrl))

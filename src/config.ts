@@ -25,6 +25,8 @@ export interface Config {
   /** Failed authentications one client address may make per period before it is refused for the rest of it. */
   readonly authFailureLimit: number
   readonly authFailurePeriod: number
+  /** In-process caches turned off, to measure what each is worth (npm run bench); none in production. */
+  cachesOff: ReadonlySet<CacheName>
   /** Server processes sharing the port (node:cluster); more than one needs DATABASE_URL. */
   readonly workers: number
   /** Seconds a SIGTERM waits for requests in flight before closing anyway. */
@@ -117,6 +119,17 @@ function key(env: Env, name: string): Buffer | undefined {
   return bytes
 }
 
+/** The in-process caches, by the names /metrics counts their lookups under. */
+export const CACHE_NAMES = ['known_tokens', 'pages', 'pages_ahead', 'positions', 'resources'] as const
+export type CacheName = (typeof CACHE_NAMES)[number]
+
+function cacheNames(env: Env, name: string): ReadonlySet<CacheName> {
+  const names = (text(env, name) ?? '').split(',').map((n) => n.trim()).filter(Boolean)
+  const unknown = names.filter((n) => !(CACHE_NAMES as readonly string[]).includes(n))
+  if (unknown.length > 0) throw new ConfigError(name, `must list caches among ${CACHE_NAMES.join(', ')}; got ${unknown.join(', ')}`)
+  return new Set(names as CacheName[])
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'])
   const publicUrl = url(env, 'PUBLIC_URL', ['http:', 'https:'])
@@ -157,6 +170,7 @@ export function loadConfig(env: Env = process.env): Config {
     authFailurePeriod: integer(env, 'AUTH_FAILURE_PERIOD', 60, 1, 86_400),
     shutdownTimeout: integer(env, 'SHUTDOWN_TIMEOUT', 10, 0, 3600),
     workers: integer(env, 'WORKERS', 1, 1, 64),
+    cachesOff: cacheNames(env, 'CACHES_OFF'),
     eventStreamsMax: integer(env, 'EVENT_STREAMS_MAX', 1000, 1, 1_000_000),
     idempotencyKeyTtl: integer(env, 'IDEMPOTENCY_KEY_TTL', 86_400, 60, 31_536_000),
     metricsToken,

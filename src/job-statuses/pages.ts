@@ -27,12 +27,16 @@ export class PageCache {
   private readonly seenOnce = new Set<string>()
 
   /** Next pages being built or built for a walk over every page, by key. */
-  private readonly ahead = new LruMap<string, Promise<RenderedPage | undefined>>(AHEAD_PAGES)
+  private readonly ahead: LruMap<string, Promise<RenderedPage | undefined>>
   /** The offset each walk asks for next, by the walk's key (its URL without the offset). */
   private readonly walks = new LruMap<string, number>(WALKS)
 
-  constructor(private readonly capacityBytes = CAPACITY_BYTES) {
+  private readonly capacityBytes: number
+
+  constructor({ capacityBytes = CAPACITY_BYTES, aheadPages = AHEAD_PAGES }: { capacityBytes?: number; aheadPages?: number } = {}) {
+    this.capacityBytes = capacityBytes
     this.pages = new LruMap(capacityBytes, (page) => page.body.length + page.etag.length)
+    this.ahead = new LruMap(aheadPages)
   }
 
   /**

@@ -27,10 +27,15 @@ export interface Anchor {
 }
 
 export class PositionCache {
-  private readonly cache = new LruMap<string, Positions>(MAX_ORGANIZATIONS)
+  private readonly cache: LruMap<string, Positions>
   private readonly building = new Map<string, Promise<Positions | undefined>>()
 
-  constructor(private readonly db: Knex) {}
+  constructor(
+    private readonly db: Knex,
+    capacity = MAX_ORGANIZATIONS,
+  ) {
+    this.cache = new LruMap(capacity)
+  }
 
   /** The anchor for `offset`, if this process knows the organization's positions. */
   anchor(organizationId: string, offset: number): Anchor | undefined {
@@ -45,6 +50,8 @@ export class PositionCache {
 
   /** Builds (once at a time per organization) the positions of the current version. */
   async refresh(organizationId: string): Promise<void> {
+    // With no room to keep them, building positions would only cost a scan.
+    if (this.cache.capacity === 0) return
     let pending = this.building.get(organizationId)
     if (!pending) {
       pending = this.build(organizationId).finally(() => this.building.delete(organizationId))
