@@ -26,7 +26,7 @@ export interface Config {
   readonly authFailureLimit: number
   readonly authFailurePeriod: number
   /** In-process caches turned off, to measure what each is worth (npm run bench); none in production. */
-  cachesOff: ReadonlySet<CacheName>
+  readonly cachesOff: ReadonlySet<CacheName>
   /** Server processes sharing the port (node:cluster); more than one needs DATABASE_URL. */
   readonly workers: number
   /** Seconds a SIGTERM waits for requests in flight before closing anyway. */

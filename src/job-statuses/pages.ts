@@ -65,7 +65,7 @@ export class PageCache {
 
   /** Builds the page for `key` now, before it is asked for. */
   buildAhead(key: string, build: () => Promise<RenderedPage | undefined>): void {
-    if (this.pages.get(key) || this.ahead.get(key)) return
+    if (this.ahead.capacity === 0 || this.pages.get(key) || this.ahead.get(key)) return
     const building = build()
     // Nobody may ever ask for it: a failure here is only a page not built ahead.
     building.catch(() => undefined)
