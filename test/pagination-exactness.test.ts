@@ -181,4 +181,26 @@ describe('pages equal ORDER BY id LIMIT … OFFSET …', () => {
       assert.equal(offset, 1_000)
     }
   })
+
+  it('builds pages ahead for a walk whose pages alternate between processes, and they stay exact', async () => {
+    // What one of two processes sees of such a walk: every other page, two pages on each time.
+    const tenant = await createTenant(server.db)
+    await bulkInsert(server.db, tenant.organizationId, 1_000)
+    const naive = async (offset: number) =>
+      (await server.db('job_statuses').where({ organization_id: tenant.organizationId }).orderBy('id').limit(100).offset(offset).select('id', 'message')).map((row) => ({ id: String(row.id), message: row.message }))
+    const aheadHits = async () => Number(/^pco_cache_lookups_total\{cache="pages_ahead",result="hit"\} (\d+)$/m.exec((await request(server.url, '/metrics')).text)?.[1] ?? 0)
+    const before = await aheadHits()
+    for (const offset of [0, 200, 400, 600, 800]) {
+      if (offset === 800) {
+        // Built ahead by now, most likely; changed after, it must be built afresh.
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        const [first] = await naive(800)
+        await server.db.raw('UPDATE job_statuses SET message = ? WHERE id = ?', ['changed under the walk', first!.id])
+      }
+      const reply = await request(server.url, `/calendar/v2/job_statuses?offset=${offset}&per_page=100`, { token: tenant.token })
+      const served = reply.json.data.map(({ id, attributes }: { id: string; attributes: { message: string } }) => ({ id, message: attributes.message }))
+      assert.deepEqual(served, await naive(offset), `offset ${offset}`)
+    }
+    assert.ok((await aheadHits()) > before, 'the page two on was built ahead and handed out')
+  })
 })

@@ -20,6 +20,8 @@ const CAPACITY_BYTES = 8 * 1024 * 1024
 /** Pages built ahead for walkers, each used at most once; and the walks followed. */
 const AHEAD_PAGES = 64
 const WALKS = 1_024
+/** The most processes a walk may alternate between and still be served pages built ahead. */
+const MAX_STRIDE_PAGES = 8
 
 export class PageCache {
   private readonly pages: LruMap<string, RenderedPage>
@@ -28,8 +30,8 @@ export class PageCache {
 
   /** Next pages being built or built for a walk over every page, by key. */
   private readonly ahead: LruMap<string, Promise<RenderedPage | undefined>>
-  /** The offset each walk asks for next, by the walk's key (its URL without the offset). */
-  private readonly walks = new LruMap<string, number>(WALKS)
+  /** The offset each walk was served last, by the walk's key (its URL without the offset). */
+  private readonly walks = new LruMap<string, { offset: number; stride: number }>(WALKS)
 
   private readonly capacityBytes: number
 
@@ -54,13 +56,18 @@ export class PageCache {
   }
 
   /**
-   * Notes that a walk (`walk`: the URL without its offset) was served `offset`, and says whether
-   * that is where it was expected: the page after the one served before.
+   * Notes that a walk (`walk`: the URL without its offset) was served `offset`, and returns how far
+   * ahead its next page here will be, or undefined if this is no walk. A walk served page after page
+   * here comes back one page on; one whose pages alternate between processes (a new connection per
+   * page, spread round-robin) comes back here as many pages on as it went since: the stride, taken
+   * as one once it is the same twice running, so that clients reading pages at random build nothing.
    */
-  isWalking(walk: string, offset: number, perPage: number): boolean {
-    const expected = this.walks.get(walk)
-    this.walks.set(walk, offset + perPage)
-    return expected === offset
+  walkStride(walk: string, offset: number, perPage: number): number | undefined {
+    const last = this.walks.get(walk)
+    const stride = last === undefined ? 0 : offset - last.offset
+    this.walks.set(walk, { offset, stride })
+    if (stride === perPage) return stride
+    return stride > 0 && stride === last?.stride && stride % perPage === 0 && stride <= MAX_STRIDE_PAGES * perPage ? stride : undefined
   }
 
   /** Builds the page for `key` now, before it is asked for. */

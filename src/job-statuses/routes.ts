@@ -131,7 +131,8 @@ async function renderList(
 }
 
 /**
- * When this page is the one after the page this walk was served before, builds the next page now
+ * When this page continues a walk (the page after the one it was served before here, or as many pages
+ * on as it went since, when its pages alternate between processes), builds its next page here now
  * (a page built ahead is sent only after the organization's revision is checked, like any held page).
  */
 function buildAhead(
@@ -140,13 +141,17 @@ function buildAhead(
 ) {
   const { pages, positions, db } = options
   const walk = pages.key(organizationId, baseUrl, formatQueryString(list.pairs.filter(([name]) => name !== 'offset')))
-  if (!pages.isWalking(walk, list.page.offset, list.page.perPage)) return
-  const next = parseList(nextUrl)
-  pages.buildAhead(pages.key(organizationId, baseUrl, nextUrl), async () => {
-    const listed = await listJobStatuses(db, positions, organizationId, next.page, next.filter, next.order, { columns: columnsFor(next.attributes) })
-    if (listed.revision === undefined) return undefined
-    const rendered = await renderList(options, baseUrl, organizationId, next, listed)
-    return { revision: listed.revision, etag: listEtag(baseUrl, nextUrl, listed), ...rendered }
+  const stride = pages.walkStride(walk, list.page.offset, list.page.perPage)
+  if (stride === undefined) return
+  // The next page's link, as the page that the walk will ask for here next: `stride` on from this one.
+  const aheadUrl = nextUrl.replace(`offset=${list.page.offset + list.page.perPage}`, `offset=${list.page.offset + stride}`)
+  if (stride !== list.page.perPage && aheadUrl === nextUrl) return
+  const ahead = parseList(aheadUrl)
+  pages.buildAhead(pages.key(organizationId, baseUrl, aheadUrl), async () => {
+    const listed = await listJobStatuses(db, positions, organizationId, ahead.page, ahead.filter, ahead.order, { columns: columnsFor(ahead.attributes) })
+    if (listed.revision === undefined || listed.rows.length === 0) return undefined
+    const rendered = await renderList(options, baseUrl, organizationId, ahead, listed)
+    return { revision: listed.revision, etag: listEtag(baseUrl, aheadUrl, listed), ...rendered }
   })
 }
 
