@@ -18,7 +18,6 @@ import { openApiDocument } from './openapi/document'
 import { explorerRoutes } from './explorer/routes'
 import { renderError, sendFailure } from './http/render-error'
 import { requestLog } from './http/request-log'
-import { ResourceCache } from './jsonapi/document'
 import { NotFound } from './jsonapi/errors'
 import { xplentyRoutes } from './dialects/xplenty'
 import { zendeskRoutes } from './dialects/zendesk'
@@ -81,12 +80,11 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
   const off = (name: CacheName) => config.cachesOff.has(name)
   const knownTokens = new KnownTokens(off('known_tokens') ? 0 : undefined)
   const positions = new PositionCache(db, off('positions') ? 0 : undefined)
-  const resources = new ResourceCache(off('resources') ? 0 : undefined)
   const pages = new PageCache({ capacityBytes: off('pages') ? 0 : undefined, aheadPages: off('pages_ahead') ? 0 : undefined })
   calendar.use(authenticate({ db, now, scope: 'calendar', throttle, counters, rateLimitPeriod: config.rateLimitPeriod, knownTokens }))
   calendar.use(rateLimit({ db: counters, now, ...rules }))
   calendar.use(organizationRoutes(db, baseUrl))
-  calendar.use(jobStatusRoutes({ db, baseUrl, positions, resources, pages }))
+  calendar.use(jobStatusRoutes({ db, baseUrl, positions, pages }))
   app.use(calendar)
 
   // The Zendesk and Xplenty dialects read the same store, with the PCO surface's bearer tokens and limits.
@@ -122,7 +120,7 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
 
   // A token seen valid before skips the lookup: the list and read re-check it in their own statement.
   const hot = knownCallers({
-    db, counters, baseUrl, positions, resources, pages, knownTokens, throttle, rateLimit: rules, logger,
+    db, counters, baseUrl, positions, pages, knownTokens, throttle, rateLimit: rules, logger,
     unavailableRetryAfter: config.unavailableRetryAfter, reads: new ReadBatcher(counters, now, config.rateLimitPeriod),
   })
   const health = healthChecks(db, config.unavailableRetryAfter)

@@ -94,7 +94,7 @@ describe('caches across processes', { skip }, () => {
     assert.equal(shifted[1].data[0].id, ids[26])
   })
 
-  it('serialized rows: a read shows another server’s write at once', async () => {
+  it('reads: a read shows another server’s write at once', async () => {
     const tenant = await createTenant(writer.db)
     const write = await writerFor(tenant)
     const [id] = await insertJobStatuses(writer.db, tenant.organizationId, 1)

@@ -92,7 +92,7 @@ export function knownCallers(options: KnownCallerOptions): RequestListener {
         if (!window) return forget()
         begin(window, at)
         if (!row) throw new NotFound()
-        await sendRead(options.db, options.resources, base, req, res, url, known.organizationId, row, attributes)
+        await sendRead(options.db, base, req, res, url, known.organizationId, row, attributes)
       }
     }
     let begun = false

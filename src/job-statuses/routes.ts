@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Router } from 'express'
 import type { Knex } from 'knex'
 import { principalOf } from '../auth/authenticate'
-import { answeredNotModified, listDocument, readDocument, renderDocument, selectAttributes, sendBody, sendDocument, serializeResources, weakEtag, type ResourceCache, type Reuse } from '../jsonapi/document'
+import { answeredNotModified, listDocument, readDocument, renderDocument, selectAttributes, sendBody, sendDocument, serializeResources, weakEtag } from '../jsonapi/document'
 import { MethodNotAllowed, NotFound } from '../jsonapi/errors'
 import { parseId } from '../jsonapi/format'
 import { pageLinks, pageMeta, parsePage } from '../jsonapi/pagination'
@@ -17,11 +17,6 @@ import { JOB_STATUSES_PATH, jobStatusResource, type JobStatusWithResults } from 
 /** What a document's rows contribute to its ETag: the row's version where it was read, else updated_at. */
 const rowVersion = (row: JobStatusRow) => `${row.id}@${row.row_version ?? new Date(row.updated_at).getTime()}`
 
-/** Reuses serialized rows by version; results live in a table of their own, so they are always read afresh. */
-function reuseOf(cache: ResourceCache, attributes: readonly string[]): Reuse<JobStatusWithResults> | undefined {
-  return attributes.includes('results') ? undefined : { cache, versionOf: (row) => row.row_version }
-}
-
 /** Attaches per-task results when the request named them in fields[JobStatus]. */
 async function withResults(db: Knex, rows: JobStatusRow[], attributes: readonly string[]): Promise<JobStatusWithResults[]> {
   if (!attributes.includes('results')) return rows
@@ -33,7 +28,6 @@ export interface JobStatusRoutesOptions {
   db: Knex
   baseUrl: () => string
   positions: PositionCache
-  resources: ResourceCache
   pages: PageCache
 }
 
@@ -52,7 +46,7 @@ async function heldPage(pages: PageCache, url: string, organizationId: string, b
   return { key, held: await pages.held(key) }
 }
 
-type ListOptions = Pick<JobStatusRoutesOptions, 'db' | 'resources' | 'pages' | 'positions'>
+type ListOptions = Pick<JobStatusRoutesOptions, 'db' | 'pages' | 'positions'>
 
 /** Reads (with `pagesDb`) and sends a list page, or only its organization's revision when a page is held. */
 export async function respondWithList(
@@ -63,7 +57,7 @@ export async function respondWithList(
   await sendList(options, baseUrl, req, res, url, organizationId, list, listed, key, held)
 }
 
-export function jobStatusRoutes({ db, baseUrl, positions, resources, pages }: JobStatusRoutesOptions): Router {
+export function jobStatusRoutes({ db, baseUrl, positions, pages }: JobStatusRoutesOptions): Router {
   const router = Router()
   const readOnly = () => {
     throw new MethodNotAllowed(['GET', 'HEAD', 'OPTIONS'])
@@ -73,7 +67,7 @@ export function jobStatusRoutes({ db, baseUrl, positions, resources, pages }: Jo
     .route(JOB_STATUSES_PATH)
     .get(async (req, res) => {
       const { organizationId } = principalOf(req)
-      await respondWithList({ db, resources, pages, positions }, db, baseUrl(), req, res, req.originalUrl, organizationId, parseList(req.originalUrl))
+      await respondWithList({ db, pages, positions }, db, baseUrl(), req, res, req.originalUrl, organizationId, parseList(req.originalUrl))
     })
     .all(readOnly)
 
@@ -86,7 +80,7 @@ export function jobStatusRoutes({ db, baseUrl, positions, resources, pages }: Jo
       const attributes = selectAttributes(jobStatusResource, parseQueryString(req.originalUrl))
       const row = id === undefined ? undefined : await findJobStatus(db, organizationId, id, columnsFor(attributes))
       if (!row) throw new NotFound()
-      await sendRead(db, resources, baseUrl(), req, res, req.originalUrl, organizationId, row, attributes)
+      await sendRead(db, baseUrl(), req, res, req.originalUrl, organizationId, row, attributes)
     })
     .all(readOnly)
 
@@ -120,12 +114,12 @@ const listEtag = (baseUrl: string, url: string, { rows, totalCount }: ListedPage
 
 /** A list page's document, as bytes, and the URL of the next page (without the base URL). */
 async function renderList(
-  { db, resources }: Pick<JobStatusRoutesOptions, 'db' | 'resources'>,
+  { db }: Pick<JobStatusRoutesOptions, 'db'>,
   baseUrl: string, organizationId: string, list: ParsedList, { rows, totalCount }: ListedPage,
 ) {
   const meta = { ...pageMeta(list.page, rows.length, totalCount), can_order_by: CAN_ORDER_BY, can_query_by: CAN_QUERY_BY }
   const links = pageLinks(baseUrl, JOB_STATUSES_PATH, list.pairs, meta)
-  const data = serializeResources(jobStatusResource, await withResults(db, rows, list.attributes), list.attributes, baseUrl, reuseOf(resources, list.attributes))
+  const data = serializeResources(jobStatusResource, await withResults(db, rows, list.attributes), list.attributes, baseUrl)
   const body = renderDocument(listDocument(links, data, meta, { id: organizationId, type: 'Organization' }))
   return { body, next: links.next?.slice(baseUrl.length) }
 }
@@ -155,8 +149,8 @@ function buildAhead(
   })
 }
 
-export async function sendRead(db: Knex, resources: ResourceCache, baseUrl: string, req: IncomingMessage, res: ServerResponse, url: string, organizationId: string, row: JobStatusRow, attributes: readonly string[]) {
+export async function sendRead(db: Knex, baseUrl: string, req: IncomingMessage, res: ServerResponse, url: string, organizationId: string, row: JobStatusRow, attributes: readonly string[]) {
   if (answeredNotModified(req, res, weakEtag(baseUrl, url, rowVersion(row)))) return
-  const [data] = serializeResources(jobStatusResource, await withResults(db, [row], attributes), attributes, baseUrl, reuseOf(resources, attributes))
+  const [data] = serializeResources(jobStatusResource, await withResults(db, [row], attributes), attributes, baseUrl)
   sendDocument(res, readDocument(data!, { id: organizationId, type: 'Organization' }))
 }

@@ -2,10 +2,8 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Serializer } from 'jsonapi-serializer'
-import { LruMap } from '../lru-map'
 import { valuesOf, type QueryPairs } from './query-string'
 import type { PageLinks, PageMeta } from './pagination'
-import { cacheLookups } from '../http/metrics'
 
 export interface ResourceObject {
   type: string
@@ -51,76 +49,10 @@ interface SerializedResource {
 const keepKey = (key: string) => key
 
 /**
- * Resources already serialized, by everything they are made from: the type, the base URL, the
- * attributes asked for, the row's id and its version. A version changes whenever the row does, so an
- * entry is never stale, only unused; the least recently used go first.
- */
-export class ResourceCache {
-  private readonly entries: LruMap<string, ResourceObject>
-  /** Keys offered once: a row is kept only when asked for again, so a walk over every page churns nothing. */
-  private readonly seenOnce = new Set<string>()
-
-  constructor(private readonly capacity = 5_000) {
-    this.entries = new LruMap(capacity)
-  }
-
-  key(type: string, baseUrl: string, attributes: readonly string[], id: string, version: string): string {
-    return `${type}\u0000${baseUrl}\u0000${attributes.join(',')}\u0000${id}\u0000${version}`
-  }
-
-  get(key: string): ResourceObject | undefined {
-    const resource = this.entries.get(key)
-    cacheLookups.inc({ cache: 'resources', result: resource ? 'hit' : 'miss' })
-    return resource
-  }
-
-  set(key: string, resource: ResourceObject): void {
-    if (!this.seenOnce.delete(key)) {
-      if (this.seenOnce.size >= this.capacity) this.seenOnce.clear()
-      this.seenOnce.add(key)
-      return
-    }
-    this.entries.set(key, resource)
-  }
-}
-
-/** Where serializeResources may reuse earlier work: rows without a version are always serialized. */
-export interface Reuse<Row> {
-  cache: ResourceCache
-  versionOf(row: Row): string | undefined
-}
-
-/**
  * Serializes rows with jsonapi-serializer, then lays each out as type, id, attributes, relationships,
- * links. With `reuse`, rows whose version was serialized before are taken from the cache, and only
- * the others go through the serializer. Returned objects may be shared: callers never change them.
+ * links.
  */
-export function serializeResources<Row extends { id: string }>(
-  type: ResourceType<Row>,
-  rows: readonly Row[],
-  attributes: readonly string[],
-  baseUrl: string,
-  reuse?: Reuse<Row>,
-): ResourceObject[] {
-  if (!reuse) return serializeFresh(type, rows, attributes, baseUrl)
-  const keys = rows.map((row) => {
-    const version = reuse.versionOf(row)
-    return version === undefined ? undefined : reuse.cache.key(type.type, baseUrl, attributes, row.id, version)
-  })
-  const found = keys.map((key) => (key === undefined ? undefined : reuse.cache.get(key)))
-  const missing = rows.filter((_, i) => found[i] === undefined)
-  if (missing.length === 0) return found as ResourceObject[]
-  const fresh = serializeFresh(type, missing, attributes, baseUrl)
-  let next = 0
-  return rows.map((_, i) => {
-    if (found[i]) return found[i]
-    const resource = fresh[next++]!
-    if (keys[i] !== undefined) reuse.cache.set(keys[i], resource)
-    return resource
-  })
-}
-
-function serializeFresh<Row extends { id: string }>(type: ResourceType<Row>, rows: readonly Row[], attributes: readonly string[], baseUrl: string): ResourceObject[] {
+export function serializeResources<Row extends { id: string }>(type: ResourceType<Row>, rows: readonly Row[], attributes: readonly string[], baseUrl: string): ResourceObject[] {
   const linksById = new Map(rows.map((row) => [row.id, type.links(row, baseUrl)]))
   const serializer = new Serializer(type.type, {
     attributes: [...attributes],
