@@ -86,8 +86,12 @@ async function startProxy(target: URL) {
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   const { port } = server.address() as net.AddressInfo
+  const viaProxy = new URL(target)
+  viaProxy.hostname = '127.0.0.1'
+  viaProxy.port = String(port)
   return {
-    port,
+    /** DATABASE_URL through the proxy. */
+    databaseUrl: viaProxy.toString(),
     async cut() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       for (const socket of sockets) socket.destroy()
@@ -122,12 +126,8 @@ async function eventually(check: () => Promise<boolean>, attempts = 100): Promis
 
 describe('the database goes away', { skip: backend === 'embedded' && 'the embedded database lives in the process and cannot become unreachable' }, () => {
   it('answers 503 with Retry-After while PostgreSQL is unreachable, and recovers by itself', async () => {
-    const target = new URL(process.env.DATABASE_URL!)
-    const proxy = await startProxy(target)
-    const viaProxy = new URL(target)
-    viaProxy.hostname = '127.0.0.1'
-    viaProxy.port = String(proxy.port)
-    const server = await startTestServer({ DATABASE_URL: viaProxy.toString(), UNAVAILABLE_RETRY_AFTER: '7' })
+    const proxy = await startProxy(new URL(process.env.DATABASE_URL!))
+    const server = await startTestServer({ DATABASE_URL: proxy.databaseUrl, UNAVAILABLE_RETRY_AFTER: '7' })
     try {
       const { token } = await createTenant(server.db)
       assert.equal((await request(server.url, '/calendar/v2/job_statuses', { token })).status, 200)
@@ -154,12 +154,8 @@ describe('the database goes away', { skip: backend === 'embedded' && 'the embedd
   })
 
   it('answers 503 when a connection is accepted and never answered, as behind a load balancer with no primary', async () => {
-    const target = new URL(process.env.DATABASE_URL!)
-    const proxy = await startProxy(target)
-    const viaProxy = new URL(target)
-    viaProxy.hostname = '127.0.0.1'
-    viaProxy.port = String(proxy.port)
-    const server = await startTestServer({ DATABASE_URL: viaProxy.toString() })
+    const proxy = await startProxy(new URL(process.env.DATABASE_URL!))
+    const server = await startTestServer({ DATABASE_URL: proxy.databaseUrl })
     try {
       const { token } = await createTenant(server.db)
       assert.equal((await request(server.url, '/calendar/v2/job_statuses', { token })).status, 200)
