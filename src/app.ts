@@ -28,6 +28,7 @@ import { PageCache } from './job-statuses/pages'
 import { PositionCache } from './job-statuses/positions'
 import type { JobStatusNotifications } from './job-statuses/notifications'
 import { jobWriteRoutes } from './job-statuses/write-routes'
+import { WriteBatcher } from './job-statuses/write-batch'
 import { organizationRoutes } from './organizations/routes'
 import type { SecretKey } from './webhooks/secrets'
 import { webhookRoutes } from './webhooks/routes'
@@ -50,7 +51,7 @@ export interface AppDeps {
   wakeDeliveries: () => void
 }
 
-/** Answers every request: the known callers' hot reads directly, the rest through the Express app. */
+/** Answers every request: the known callers' hot requests directly, the rest through the Express app. */
 export function createApp({ db, counters, config, logger, now, baseUrl, notifications, webhookKey, wakeDeliveries }: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const app = express()
   app.disable('x-powered-by')
@@ -96,11 +97,12 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
 
   const jobs = express.Router()
   jobs.use((req, _res, next) => next(/^\/jobs(\/|$)/.test(req.path) ? undefined : 'router'))
-  jobs.use(authenticate({ db, now, scope: 'jobs', throttle, counters, rateLimitPeriod: config.rateLimitPeriod }))
+  jobs.use(authenticate({ db, now, scope: 'jobs', throttle, counters, rateLimitPeriod: config.rateLimitPeriod, knownTokens }))
   jobs.use(
     rateLimit({ db: counters, limit: config.rateLimit, deepOffsetLimit: config.rateLimitDeepOffset, periodSeconds: config.rateLimitPeriod, now }),
   )
-  jobs.use(jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStreams: config.eventStreamsMax, retryAfter: config.unavailableRetryAfter, idempotencyKeyTtl: config.idempotencyKeyTtl }))
+  const writes = new WriteBatcher(db, now)
+  jobs.use(jobWriteRoutes({ db, baseUrl, now, notifications, writes, maxEventStreams: config.eventStreamsMax, retryAfter: config.unavailableRetryAfter, idempotencyKeyTtl: config.idempotencyKeyTtl }))
   app.use(jobs)
 
   const webhooks = express.Router()
@@ -118,10 +120,10 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
   })
   app.use(renderError(logger, config.unavailableRetryAfter))
 
-  // A token seen valid before skips the lookup: the list and read re-check it in their own statement.
+  // A token seen valid before skips the lookup: the hot requests re-check it in a shared statement.
   const hot = knownCallers({
     db, counters, baseUrl, positions, pages, knownTokens, throttle, rateLimit: rules, logger,
-    unavailableRetryAfter: config.unavailableRetryAfter, reads: new ReadBatcher(counters, now, config.rateLimitPeriod),
+    unavailableRetryAfter: config.unavailableRetryAfter, reads: new ReadBatcher(counters, now, config.rateLimitPeriod), writes,
   })
   const health = healthChecks(db, config.unavailableRetryAfter)
   const metrics = metricsEndpoint({

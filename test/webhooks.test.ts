@@ -198,6 +198,24 @@ describe('the subscriptions API', () => {
 })
 
 describe('deliveries', () => {
+  it('delivers each of many progress reports sent at once as its own change', async () => {
+    const who = await integration()
+    const job = await createJob(who)
+    const id = job.json.data.id as string
+    assert.equal((await send(who.jobs, 'POST', `/jobs/v1/job_statuses/${id}/transitions`, { data: { attributes: { status: 'working' } } })).status, 200)
+    const updated = await subscribe(who, 'calendar.v2.events.job_status.updated')
+    // Sent together, they are applied by shared statements: each must still be its own event.
+    const messages = Array.from({ length: 12 }, (_, n) => `Report ${n + 1}`)
+    const answers = await Promise.all(messages.map((message) => send(who.jobs, 'POST', `/jobs/v1/job_statuses/${id}/progress`, { data: { attributes: { message } } })))
+    assert.deepEqual(answers.map((answer) => answer.status), messages.map(() => 200))
+    await untilCount(updated.path, messages.length)
+    const delivered = deliveredTo(updated.path).map((d) => (d.event.payload as { data: { attributes: { message: string } } }).data.attributes.message)
+    // In the order the reports were applied, which each answer's progress tells.
+    const applied = answers.sort((a, b) => a.json.data.attributes.progress - b.json.data.attributes.progress).map((answer) => answer.json.data.attributes.message)
+    assert.deepEqual(delivered, applied)
+    assert.deepEqual([...delivered].sort(), [...messages].sort())
+  })
+
   it('delivers every change, signed, in order, each payload the Calendar API’s read at that moment', async () => {
     const who = await integration()
     const created = await subscribe(who, 'calendar.v2.events.job_status.created')

@@ -1,5 +1,6 @@
 // Statements the hot reads run on every request, prepared once per connection and run on it directly.
 import { createHash } from 'node:crypto'
+import type { Knex } from 'knex'
 import type { Database } from './database'
 
 /** A statement with `:name` placeholders, turned once into PostgreSQL's `$n` and a name derived from its text. */
@@ -64,4 +65,20 @@ export async function runPrepared<Row>(db: Database, sql: string, bindings: Reco
   } finally {
     await pool.releaseConnection(connection)
   }
+}
+
+/**
+ * Runs `sql` (with `:name` placeholders) as runPrepared does, or inside a transaction on the
+ * transaction's own connection, so one statement serves both.
+ */
+export async function runStatement<Row>(db: Knex, sql: string, bindings: Record<string, unknown>): Promise<Row[]> {
+  if (!db.isTransaction) return runPrepared<Row>(db, sql, bindings)
+  // Knex binds `?` by position: a name used twice takes its value twice.
+  const values: unknown[] = []
+  const text = sql.replace(PLACEHOLDER, (_, name: string) => {
+    values.push(bindings[name])
+    return '?'
+  })
+  const { rows } = (await db.raw(text, values as Knex.RawBinding[])) as { rows: Row[] }
+  return rows
 }

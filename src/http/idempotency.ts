@@ -1,6 +1,7 @@
 // Idempotency-Key: the first response to a key is stored with the write it describes, and replayed after.
 import { createHash } from 'node:crypto'
-import type { Request, Response } from 'express'
+import type { ServerResponse } from 'node:http'
+import type { Request } from 'express'
 import type { Knex } from 'knex'
 import { IdempotencyKeyReused, InvalidParameter } from '../jsonapi/errors'
 
@@ -77,9 +78,17 @@ export async function sweepExpiredKeys(db: Knex, { now, ttlSeconds }: KeyLifetim
   }
 }
 
-export function sendStored(res: Response, response: StoredResponse & { replayed: boolean }, contentType: string): void {
-  res.status(response.status).set('Content-Type', contentType)
-  if (response.location) res.set('Location', response.location)
-  if (response.replayed) res.set('Idempotent-Replayed', 'true')
-  res.send(response.body)
+export function sendStored(res: ServerResponse, response: StoredResponse & { replayed: boolean }, contentType: string): void {
+  if (response.replayed) res.setHeader('Idempotent-Replayed', 'true')
+  sendResponse(res, response, contentType)
+}
+
+/** Sends a write's response: its status, body and Location. */
+export function sendResponse(res: ServerResponse, response: StoredResponse, contentType: string): void {
+  const body = Buffer.from(response.body)
+  res.statusCode = response.status
+  res.setHeader('Content-Type', contentType)
+  if (response.location) res.setHeader('Location', response.location)
+  res.setHeader('Content-Length', body.length)
+  res.end(body)
 }

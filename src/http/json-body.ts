@@ -1,6 +1,7 @@
 // Request bodies in JSON: parsed with a size limit, then walked once (without recursion) to hold
 // client JSON to a depth and to text the database can store, before any handler sees it.
-import express, { type RequestHandler } from 'express'
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import express, { type Request, type RequestHandler, type Response } from 'express'
 import { isStorableText } from '../db/storable'
 import { InvalidAttribute, UnsupportedMediaType } from '../jsonapi/errors'
 
@@ -55,10 +56,34 @@ export function jsonBody(): RequestHandler[] {
       const type = req.headers['content-type']
       next(new UnsupportedMediaType(`${type ? `The body is ${type.split(';', 1)[0]!.trim()}` : 'The body has no Content-Type'}; send application/vnd.api+json or application/json`))
     },
-    express.json({ type: JSON_TYPES, limit: MAX_BODY_BYTES }),
-    (req, _res, next) => {
-      const unacceptable = findUnacceptableJson(req.body)
-      next(unacceptable ? new InvalidAttribute(unacceptable.pointer, unacceptable.detail) : undefined)
-    },
+    parseJson,
+    acceptJson,
   ]
+}
+
+const parseJson = express.json({ type: JSON_TYPES, limit: MAX_BODY_BYTES })
+
+const acceptJson: RequestHandler = (req, _res, next) => {
+  const unacceptable = findUnacceptableJson(req.body)
+  next(unacceptable ? new InvalidAttribute(unacceptable.pointer, unacceptable.detail) : undefined)
+}
+
+/**
+ * Whether `headers` name a body jsonBody() parses without asking anything of Express: a JSON media
+ * type, spelled plainly, in UTF-8 or no charset. Another spelling may still be JSON; the app decides.
+ */
+export function isPlainJsonBody(headers: IncomingHttpHeaders): boolean {
+  const match = /^\s*([^;\s]+)\s*(?:;\s*charset="?utf-8"?\s*)?$/i.exec(headers['content-type'] ?? '')
+  return match !== null && JSON_TYPES.includes(match[1]!.toLowerCase()) && hasBody(headers)
+}
+
+/** Reads and checks a body isPlainJsonBody() accepted, as jsonBody() does: its value or its 4xx. */
+export function readJsonBody(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
+  const request = req as Request
+  return new Promise((resolve, reject) => {
+    parseJson(request, res as Response, (error?: unknown) => {
+      if (error) return reject(error)
+      acceptJson(request, res as Response, (unacceptable?: unknown) => (unacceptable ? reject(unacceptable) : resolve(request.body)))
+    })
+  })
 }

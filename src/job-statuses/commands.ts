@@ -3,6 +3,7 @@
 import type { Knex } from 'knex'
 import { Conflict, Unprocessable } from '../jsonapi/errors'
 import { sourcesOf, stampsFor, TRANSITIONS, type Status } from './lifecycle'
+import { runStatement } from '../db/prepared'
 import { COLUMNS, fromDatabase, type JobStatusRow } from './query'
 
 export interface Output {
@@ -84,60 +85,79 @@ async function currentStatus(db: Knex, organizationId: string, id: string): Prom
   return (await currentState(db, organizationId, id))?.status
 }
 
-export async function updateJobStatus(
-  db: Knex,
-  organizationId: string,
-  id: string,
-  changes: JobStatusChanges,
-  now: Date,
-): Promise<JobStatusRow | undefined> {
-  // Progress never passes a total: checked in the UPDATE itself, against whatever another writer left,
-  // when either changes (a row from before this rule may be past it; its message can still change).
-  const progress = changes.progress !== undefined ? db.raw('?::integer', [changes.progress]) : db.ref('progress')
-  const total = changes.total !== undefined ? db.raw('?::integer', [changes.total]) : db.ref('total')
-  const query = db('job_statuses').where({ organization_id: organizationId, id })
-  if (changes.progress !== undefined || changes.total !== undefined) {
-    query.where((guard) => guard.whereRaw('? IS NULL', [total]).orWhereRaw('? <= ?', [progress, total]))
-  }
-  const [row] = await query
-    .update({
-      ...changes,
-      ...(changes.errors !== undefined ? { errors: json(changes.errors) } : {}),
-      ...(changes.outputs !== undefined ? { outputs: json(changes.outputs) } : {}),
-      updated_at: now,
-    })
-    .returning(COLUMNS)
-  if (row) return fromDatabase(row)
-  const state = await currentState(db, organizationId, id)
-  if (state === undefined) return undefined
-  const pointer = changes.progress !== undefined ? '/data/attributes/progress' : '/data/attributes/total'
-  throw new Unprocessable(pointer, `progress may not pass total: it would be ${changes.progress ?? state.progress} of ${changes.total ?? state.total}`, 'progress_above_total')
+/** One write to one job: a progress report (`increment` tasks done) or a PATCH, with the attributes it sets. */
+export interface JobChange {
+  organizationId: string
+  id: string
+  /** Tasks done since the last report; only for a progress report. */
+  increment?: number
+  set: JobStatusChanges
 }
 
 const REPORTING: Status[] = ['working', 'stopping']
 
+const setting = (name: keyof JobStatusChanges, value: string, otherwise: string) =>
+  `CASE WHEN jsonb_exists(i.set, '${name}') THEN ${value} ELSE ${otherwise} END`
+const NEW_TOTAL = setting('total', `(i.set->>'total')::integer`, 'j.total')
+const NEW_PROGRESS = setting('progress', `(i.set->>'progress')::integer`, 'j.progress + coalesce(i.increment, 0)')
+
 /**
- * Adds `increment` tasks done in one UPDATE, so concurrent reports add up rather than overwrite.
- * `progress` stops at MAX_COUNT: an increment past it changes nothing and is refused.
+ * Applies changes to distinct jobs in one UPDATE; changeJobStatuses' statement. The rows are locked
+ * in id order first, so two statements that share jobs wait on each other, never in a cycle. The
+ * guards are checked against the row as it is when locked, whatever another writer left:
+ * - a progress report adds up with concurrent ones, only while the job is working or stopping, and
+ *   never past its total or PostgreSQL's integer;
+ * - a PATCH that changes progress or total never leaves progress past the total (a row from before
+ *   this rule may be past it; its message can still change).
  */
-export async function reportProgress(
-  db: Knex,
-  organizationId: string,
-  id: string,
-  increment: number,
-  message: string | undefined,
-  now: Date,
-): Promise<JobStatusRow | undefined> {
-  const [row] = await db('job_statuses')
-    .where({ organization_id: organizationId, id })
-    .whereIn('status', REPORTING)
-    .where('progress', '<=', MAX_COUNT - increment)
-    .where((guard) => guard.whereNull('total').orWhereRaw('progress + ? <= total', [increment]))
-    .update({ progress: db.raw('progress + ?', [increment]), ...(message !== undefined ? { message } : {}), updated_at: now })
-    .returning(COLUMNS)
-  if (row) return fromDatabase(row)
-  const state = await currentState(db, organizationId, id)
+const CHANGE_JOB_STATUSES = `WITH input AS (
+    SELECT * FROM jsonb_to_recordset(:changes::jsonb) AS i(n integer, organization_id bigint, id bigint, increment integer, set jsonb)
+  ), locked AS MATERIALIZED (
+    SELECT j.id FROM job_statuses AS j JOIN input AS i ON j.organization_id = i.organization_id AND j.id = i.id
+    ORDER BY j.id FOR UPDATE OF j
+  )
+  UPDATE job_statuses AS j SET
+    kind = ${setting('kind', `i.set->>'kind'`, 'j.kind')},
+    total = ${NEW_TOTAL},
+    progress = ${NEW_PROGRESS},
+    message = ${setting('message', `i.set->>'message'`, 'j.message')},
+    errors = ${setting('errors', `i.set->'errors'`, 'j.errors')},
+    outputs = ${setting('outputs', `i.set->'outputs'`, 'j.outputs')},
+    updated_at = :now
+  FROM input AS i
+  WHERE j.organization_id = i.organization_id AND j.id = i.id AND j.id IN (SELECT id FROM locked)
+    AND (i.increment IS NULL
+      OR (j.status IN (${REPORTING.map((status) => `'${status}'`).join(', ')}) AND j.progress::bigint + i.increment <= coalesce(j.total, ${MAX_COUNT})))
+    AND (NOT jsonb_exists_any(i.set, array['progress', 'total']) OR ${NEW_TOTAL} IS NULL OR ${NEW_PROGRESS} <= ${NEW_TOTAL})
+  RETURNING i.n, ${COLUMNS.map((column) => `j.${column}`).join(', ')}`
+
+/**
+ * Applies `changes`, each to a different job, in one statement, and returns each job as changed, or
+ * undefined where a change was refused or its job is missing (refusal() says which).
+ */
+export async function changeJobStatuses(db: Knex, changes: readonly JobChange[], now: Date): Promise<Array<JobStatusRow | undefined>> {
+  const input = changes.map((change, n) => ({ n, organization_id: change.organizationId, id: change.id, increment: change.increment ?? null, set: stored(change.set) }))
+  const rows = await runStatement<Record<string, unknown>>(db, CHANGE_JOB_STATUSES, { changes: JSON.stringify(input), now })
+  const changed: Array<JobStatusRow | undefined> = changes.map(() => undefined)
+  for (const { n, ...row } of rows) changed[Number(n)] = fromDatabase(row)
+  return changed
+}
+
+/** The attributes a change sets, without the ones it leaves alone. */
+const stored = (set: JobStatusChanges) => Object.fromEntries(Object.entries(set).filter(([, value]) => value !== undefined))
+
+/**
+ * Why `change` changed nothing: undefined when its job is missing (a 404), else the refusal thrown,
+ * read from the job as it is now.
+ */
+export async function refusal(db: Knex, change: JobChange): Promise<undefined> {
+  const state = await currentState(db, change.organizationId, change.id)
   if (state === undefined) return undefined
+  const { increment } = change
+  if (increment === undefined) {
+    const pointer = change.set.progress !== undefined ? '/data/attributes/progress' : '/data/attributes/total'
+    throw new Unprocessable(pointer, `progress may not pass total: it would be ${change.set.progress ?? state.progress} of ${change.set.total ?? state.total}`, 'progress_above_total')
+  }
   if (!REPORTING.includes(state.status)) {
     throw new Conflict('invalid_state', `Progress can be reported only while a job is working or stopping; this one is ${state.status}`)
   }
@@ -145,6 +165,12 @@ export async function reportProgress(
     throw new Unprocessable('/data/attributes/increment', `progress may not pass total: it would be ${state.progress + increment} of ${state.total}`, 'progress_above_total')
   }
   throw new Unprocessable('/data/attributes/increment', `progress can reach at most ${MAX_COUNT}; it is ${state.progress}`, 'out_of_range')
+}
+
+/** Applies one change; the job as changed, undefined when it is missing, or the refusal thrown. */
+export async function changeJobStatus(db: Knex, change: JobChange, now: Date): Promise<JobStatusRow | undefined> {
+  const [row] = await changeJobStatuses(db, [change], now)
+  return row ?? refusal(db, change)
 }
 
 /** Appends per-task results and counts them, in one transaction. */

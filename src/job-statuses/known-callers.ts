@@ -1,4 +1,4 @@
-// The two hot reads for a caller this process has seen before, answered ahead of the Express app.
+// The hot reads and writes of a caller this process has seen before, answered ahead of the Express app.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Knex } from 'knex'
 import type { Logger } from 'pino'
@@ -11,7 +11,6 @@ import { resolveVersion } from '../http/api-version'
 import { setSharedHeaders } from '../http/cors'
 import { sendFailure } from '../http/render-error'
 import { beginRequestLog } from '../http/request-log'
-import { selectAttributes } from '../jsonapi/document'
 import { NotFound } from '../jsonapi/errors'
 import { parseId } from '../jsonapi/format'
 import { parseQueryString } from '../jsonapi/query-string'
@@ -19,6 +18,12 @@ import { columnsFor, isPlainList } from './query'
 import type { ReadBatcher } from './read-batch'
 import { JOB_STATUSES_PATH, jobStatusResource } from './resource'
 import { parseList, respondWithList, sendRead, type JobStatusRoutesOptions, type ParsedList } from './routes'
+import type { JobChange } from './commands'
+import type { WriteBatcher } from './write-batch'
+import { jobChanger, JOBS_PATH, patchOf, progressOf } from './write-routes'
+import { isPlainJsonBody, readJsonBody } from '../http/json-body'
+import { sendResponse } from '../http/idempotency'
+import { JSON_API_CONTENT_TYPE, selectAttributes } from '../jsonapi/document'
 import { setRoute } from '../http/metrics'
 
 export interface KnownCallerOptions extends JobStatusRoutesOptions {
@@ -30,70 +35,116 @@ export interface KnownCallerOptions extends JobStatusRoutesOptions {
   logger: Logger
   unavailableRetryAfter: number
   reads: ReadBatcher
+  writes: WriteBatcher
 }
 
 /** Handles the request, or calls `fallback` having sent nothing, for the Express app to answer. */
 export type RequestListener = (req: IncomingMessage, res: ServerResponse, fallback: () => void) => void
 
-/** The read's route template, as the OpenAPI document names it (for /metrics). */
-const READ_TEMPLATE = `${JOB_STATUSES_PATH}/{id}`
-const READ_PATH = new RegExp(`^${JOB_STATUSES_PATH}/([^/]+)$`)
 const BEARER = /^Bearer ([^\s]+)$/i
+const READ_PATH = new RegExp(`^${JOB_STATUSES_PATH}/([^/]+)$`)
+const PATCH_PATH = new RegExp(`^${JOBS_PATH}/([^/]+)$`)
+const PROGRESS_PATH = new RegExp(`^${JOBS_PATH}/([^/]+)/progress$`)
+
+/** A request this listener can answer, as its URL says; anything it cannot is the app's. */
+type Hot =
+  | { kind: 'list'; list: ParsedList }
+  | { kind: 'read'; id: string }
+  | { kind: 'write'; id: string; asked: (body: unknown) => Omit<JobChange, 'organizationId' | 'id'> }
+
+/** Each hot request's scope, and its route template as the OpenAPI document names it (for /metrics). */
+const ROUTES = {
+  list: { scope: 'calendar', template: JOB_STATUSES_PATH },
+  read: { scope: 'calendar', template: `${JOB_STATUSES_PATH}/{id}` },
+  patch: { scope: 'jobs', template: `${JOBS_PATH}/{id}` },
+  progress: { scope: 'jobs', template: `${JOBS_PATH}/{id}/progress` },
+} as const
+
+/** What `req` asks, when it is one of the hot requests; throws where the app would answer a 400. */
+function hotRequest(req: IncomingMessage, url: string): { route: keyof typeof ROUTES; hot: Hot } | undefined {
+  const query = url.indexOf('?')
+  const path = query < 0 ? url : url.slice(0, query)
+  if (req.method === 'GET' || req.method === 'HEAD') {
+    if (path === JOB_STATUSES_PATH) {
+      const list = parseList(url)
+      return isPlainList(list.filter, list.order) ? { route: 'list', hot: { kind: 'list', list } } : undefined
+    }
+    const id = idIn(READ_PATH, path)
+    return id === undefined ? undefined : { route: 'read', hot: { kind: 'read', id } }
+  }
+  // A write with a query string, an Idempotency-Key or a body in another form takes the app's way.
+  if (query >= 0 || req.headers['idempotency-key'] !== undefined || !isPlainJsonBody(req.headers)) return undefined
+  if (req.method === 'PATCH') {
+    const id = idIn(PATCH_PATH, path)
+    return id === undefined ? undefined : { route: 'patch', hot: { kind: 'write', id, asked: patchOf } }
+  }
+  if (req.method === 'POST') {
+    const id = idIn(PROGRESS_PATH, path)
+    return id === undefined ? undefined : { route: 'progress', hot: { kind: 'write', id, asked: progressOf } }
+  }
+  return undefined
+}
+
+const idIn = (pattern: RegExp, path: string) => {
+  const segment = pattern.exec(path)?.[1]
+  return segment === undefined ? undefined : parseId(decodeURIComponent(segment))
+}
 
 /**
- * GET (or HEAD) of a plain job status list or of one job status, with a bearer token this process
- * has already seen valid: the token is re-checked and the request counted in a statement shared with
- * the requests that arrive together (read-batch.ts, which also reads a job), and the answer is
- * written without the Express app's middleware chain, which cost a measurable share of these
- * requests (docs/performance.md). The headers are the chain's own, set by the same functions.
- * Anything else goes to the app before a byte is sent: an unknown or no longer valid token (the app
- * says why), a personal access token, a filtered or reordered list, a bad parameter or version (a
- * 400 comes after authentication there).
+ * The hot requests of a bearer token this process has already seen valid: GET (or HEAD) of a plain
+ * job status list or of one job status, and a job's progress report or PATCH. The token is re-checked
+ * and the request counted in a statement shared with the requests that arrive together
+ * (read-batch.ts, which also reads a job); a write joins the writes that arrive together
+ * (write-batch.ts). The answer is written without the Express app's middleware chain, which cost a
+ * measurable share of these requests (docs/performance.md); its headers are the chain's own, set by
+ * the same functions, and its body is parsed, checked and answered by the routes' own functions.
+ * Anything else goes to the app before a byte is read or sent: an unknown or no longer valid token
+ * (the app says why), a personal access token, a filtered or reordered list, a bad parameter or
+ * version (a 400 comes after authentication there), a write with an Idempotency-Key.
  */
 export function knownCallers(options: KnownCallerOptions): RequestListener {
   const { counters, baseUrl, knownTokens, throttle, rateLimit, logger, unavailableRetryAfter } = options
+  const change = jobChanger(options.writes, baseUrl)
   return (req, res, fallback) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return fallback()
-    const url = req.url ?? '/'
-    const query = url.indexOf('?')
-    const path = query < 0 ? url : url.slice(0, query)
-    const isList = path === JOB_STATUSES_PATH
-    const readId = isList ? undefined : READ_PATH.exec(path)?.[1]
-    if (!isList && readId === undefined) return fallback()
     const token = BEARER.exec(req.headers.authorization ?? '')?.[1]
     if (token === undefined) return fallback()
-    const digest = digestSecret(token)
-    const known = knownTokens.find(digest)
-    if (!known || !known.scopes.includes('calendar')) return fallback()
-
-    let list: ParsedList | undefined
-    let id: string | undefined
-    let version: string
+    const url = req.url ?? '/'
+    let matched: ReturnType<typeof hotRequest>
+    let version: string | undefined
     try {
-      throttle.check(clientAddress(req))
-      version = resolveVersion(firstHeader(req.headers['x-pco-api-version']))
-      if (isList) list = parseList(url)
-      else id = parseId(decodeURIComponent(readId!))
+      matched = hotRequest(req, url)
+      if (matched?.hot.kind !== 'write') version = resolveVersion(firstHeader(req.headers['x-pco-api-version']))
     } catch {
       return fallback()
     }
-    if ((list && !isPlainList(list.filter, list.order)) || (!isList && id === undefined)) return fallback()
+    if (!matched) return fallback()
+    const { route, hot } = matched
+    const digest = digestSecret(token)
+    const known = knownTokens.find(digest)
+    if (!known || !known.scopes.includes(ROUTES[route].scope)) return fallback()
+    try {
+      throttle.check(clientAddress(req))
+    } catch {
+      return fallback()
+    }
+    const organizationId = known.organizationId
 
     const base = baseUrl()
     const answer = async () => {
-      if (list) {
-        const { window, at } = await options.reads.count(digest, known.organizationId)
-        if (!window) return forget()
-        begin(window, at)
-        await respondWithList(options, counters, base, req, res, url, known.organizationId, list)
-      } else {
+      if (hot.kind === 'read') {
         const attributes = selectAttributes(jobStatusResource, parseQueryString(url))
-        const { row, window, at } = await options.reads.read(digest, known.organizationId, id!, columnsFor(attributes))
+        const { row, window, at } = await options.reads.read(digest, organizationId, hot.id, columnsFor(attributes))
         if (!window) return forget()
         begin(window, at)
         if (!row) throw new NotFound()
-        await sendRead(options.db, base, req, res, url, known.organizationId, row, attributes)
+        return sendRead(options.db, base, req, res, url, organizationId, row, attributes)
       }
+      const { window, at } = await options.reads.count(digest, organizationId)
+      if (!window) return forget()
+      begin(window, at)
+      if (hot.kind === 'list') return respondWithList(options, counters, base, req, res, url, organizationId, hot.list)
+      const asked = hot.asked(await readJsonBody(req, res))
+      sendResponse(res, await change(options.db, { organizationId, id: hot.id, ...asked }), JSON_API_CONTENT_TYPE)
     }
     let begun = false
     answer().catch((error: unknown) => {
@@ -111,13 +162,13 @@ export function knownCallers(options: KnownCallerOptions): RequestListener {
     function begin(window: NonNullable<Principal['window']>, at: Date) {
       begun = true
       ;(req as IncomingMessage & { principal?: Principal }).principal = {
-        personId: known!.personId, organizationId: known!.organizationId, method: 'OAuth2', scopes: known!.scopes, window,
+        personId: known!.personId, organizationId, method: 'OAuth2', scopes: known!.scopes, window,
       }
       beginRequestLog(logger, req, res)
-      setRoute(res, list ? JOB_STATUSES_PATH : READ_TEMPLATE)
+      setRoute(res, ROUTES[route].template)
       res.setHeader('X-PCO-API-Auth-Method', 'OAuth2')
       setSharedHeaders(res)
-      res.setHeader('X-PCO-API-Processed-As-Version', version)
+      if (version !== undefined) res.setHeader('X-PCO-API-Processed-As-Version', version)
       applyWindow(url, res, window, at, rateLimit)
     }
   }

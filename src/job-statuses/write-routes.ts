@@ -2,7 +2,7 @@
 import { Router, type Request } from 'express'
 import type { Knex } from 'knex'
 import { principalOf } from '../auth/authenticate'
-import { idempotently, sendStored } from '../http/idempotency'
+import { idempotently, sendStored, type StoredResponse } from '../http/idempotency'
 import { jsonBody } from '../http/json-body'
 import { JSON_API_CONTENT_TYPE, listDocument, readDocument, sendDocument, serializeResources, type ResourceType } from '../jsonapi/document'
 import { InvalidAttribute, MethodNotAllowed, NotFound } from '../jsonapi/errors'
@@ -10,12 +10,13 @@ import { formatTimestamp, parseId } from '../jsonapi/format'
 import { pageLinks, pageMeta, parsePage } from '../jsonapi/pagination'
 import { parseQueryString } from '../jsonapi/query-string'
 import { attributesOf as attributesOfDocument, object, type Json } from '../jsonapi/request-document'
-import { appendResults, createJobStatus, MAX_COUNT, reportProgress, transitionJobStatus, updateJobStatus, type NewResult, type Output, type Scenario } from './commands'
+import { appendResults, createJobStatus, MAX_COUNT, transitionJobStatus, type JobChange, type NewResult, type Output, type Scenario } from './commands'
 import { eventStreams } from './event-streams'
 import { isStatus, STATUSES } from './lifecycle'
 import type { JobStatusNotifications } from './notifications'
 import { findJobStatus, listResults, pageResults, type JobStatusRow, type PagedResult } from './query'
 import { jobStatusResource, type JobStatusWithResults } from './resource'
+import type { WriteBatcher } from './write-batch'
 
 export const JOBS_PATH = '/jobs/v1/job_statuses'
 export const MAX_RESULTS_PER_APPEND = 10_000
@@ -116,6 +117,51 @@ function resultsOf(req: Request): NewResult[] {
   })
 }
 
+/** What a progress report's body asks for; throws the 400s. */
+export function progressOf(body: unknown): Omit<JobChange, 'organizationId' | 'id'> {
+  const attributes = attributesOfDocument(body, 'JobStatus')
+  const increment = optional<number>(attributes, 'increment', (v) => isCount(v) && (v as number) >= 1, `a whole number from 1 to ${MAX_COUNT}`) ?? 1
+  const message = optional<string>(attributes, 'message', isText(10_000), 'a string')
+  return { increment, set: message === undefined || message === null ? {} : { message } }
+}
+
+/** What a PATCH's body asks for; throws the 400s. */
+export function patchOf(body: unknown): Omit<JobChange, 'organizationId' | 'id'> {
+  const attributes = attributesOfDocument(body, 'JobStatus')
+  if (attributes.status !== undefined) {
+    throw new InvalidAttribute('/data/attributes/status', `status changes through POST ${JOBS_PATH}/{id}/transitions`)
+  }
+  const set = {
+    kind: optional<string | null>(attributes, 'kind', isText(200), 'a string'),
+    total: optional<number | null>(attributes, 'total', (v) => v === null || isCount(v), `a whole number from 0 to ${MAX_COUNT}`),
+    progress: optional<number>(attributes, 'progress', isCount, `a whole number from 0 to ${MAX_COUNT}`),
+    message: optional<string | null>(attributes, 'message', isText(10_000), 'a string'),
+    errors: optional<unknown>(attributes, 'errors', isJson, 'a JSON object or array'),
+    outputs: outputsOf(attributes),
+  }
+  return { set: Object.fromEntries(Object.entries(set).filter(([, value]) => value !== undefined)) }
+}
+
+/** The job as a write answers it: every attribute, and with its results when asked. */
+export function jobRenderer(baseUrl: () => string) {
+  return async (db: Knex, row: JobStatusRow, withResults = false): Promise<string> => {
+    const rows: JobStatusWithResults[] = withResults ? [{ ...row, results: (await listResults(db, [row.id])).get(row.id) ?? [] }] : [row]
+    const attributes = withResults ? [...jobResource.attributes, 'results'].sort() : jobResource.attributes
+    const [data] = serializeResources(jobResource, rows, attributes, baseUrl())
+    return JSON.stringify(readDocument(data!, { id: row.organization_id, type: 'Organization' }))
+  }
+}
+
+/** Applies a progress report or PATCH (batched unless `db` is a transaction) and renders the answer. */
+export function jobChanger(writes: WriteBatcher, baseUrl: () => string) {
+  const render = jobRenderer(baseUrl)
+  return async (db: Knex, change: JobChange): Promise<StoredResponse> => {
+    const row = await writes.apply(db, change)
+    if (!row) throw new NotFound()
+    return { status: 200, body: await render(db, row) }
+  }
+}
+
 export interface WriteRoutesOptions {
   db: Knex
   baseUrl: () => string
@@ -127,19 +173,17 @@ export interface WriteRoutesOptions {
   retryAfter: number
   /** Seconds an Idempotency-Key is kept. */
   idempotencyKeyTtl: number
+  /** Where progress reports and PATCHes are applied. */
+  writes: WriteBatcher
 }
 
-export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStreams, retryAfter, idempotencyKeyTtl }: WriteRoutesOptions): Router {
+export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStreams, retryAfter, idempotencyKeyTtl, writes }: WriteRoutesOptions): Router {
   const keys = { now, ttlSeconds: idempotencyKeyTtl }
   const router = Router()
   router.use(JOBS_PATH, jsonBody())
 
-  const render = async (trx: Knex, row: JobStatusRow, withResults = false) => {
-    const rows: JobStatusWithResults[] = withResults ? [{ ...row, results: (await listResults(trx, [row.id])).get(row.id) ?? [] }] : [row]
-    const attributes = withResults ? [...jobResource.attributes, 'results'].sort() : jobResource.attributes
-    const [data] = serializeResources(jobResource, rows, attributes, baseUrl())
-    return JSON.stringify(readDocument(data!, { id: row.organization_id, type: 'Organization' }))
-  }
+  const render = jobRenderer(baseUrl)
+  const change = jobChanger(writes, baseUrl)
   const idOf = (req: Request) => {
     const id = parseId(req.params.id as string)
     if (id === undefined) throw new NotFound()
@@ -181,25 +225,10 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStream
       res.set('Content-Type', JSON_API_CONTENT_TYPE).send(await render(db, row, true))
     })
     .patch(async (req, res) => {
-      const attributes = attributesOf(req)
-      if (attributes.status !== undefined) {
-        throw new InvalidAttribute('/data/attributes/status', `status changes through POST ${JOBS_PATH}/{id}/transitions`)
-      }
-      const changes = {
-        kind: optional<string | null>(attributes, 'kind', isText(200), 'a string'),
-        total: optional<number | null>(attributes, 'total', (v) => v === null || isCount(v), `a whole number from 0 to ${MAX_COUNT}`),
-        progress: optional<number>(attributes, 'progress', isCount, `a whole number from 0 to ${MAX_COUNT}`),
-        message: optional<string | null>(attributes, 'message', isText(10_000), 'a string'),
-        errors: optional<unknown>(attributes, 'errors', isJson, 'a JSON object or array'),
-        outputs: outputsOf(attributes),
-      }
-      const defined = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined))
+      const asked = patchOf(req.body)
       const { organizationId, personId } = principalOf(req)
       const id = idOf(req)
-      const response = await idempotently(db, req, personId, keys, async (trx) => {
-        const row = found(await updateJobStatus(trx, organizationId, id, defined, now()))
-        return { status: 200, body: await render(trx, row) }
-      })
+      const response = await idempotently(db, req, personId, keys, (trx) => change(trx, { organizationId, id, ...asked }))
       sendStored(res, response, JSON_API_CONTENT_TYPE)
     })
     .all(notAllowed(['GET', 'PATCH', 'OPTIONS']))
@@ -219,15 +248,10 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStream
   router
     .route(`${JOBS_PATH}/:id/progress`)
     .post(async (req, res) => {
-      const attributes = attributesOf(req)
-      const increment = optional<number>(attributes, 'increment', (v) => isCount(v) && (v as number) >= 1, `a whole number from 1 to ${MAX_COUNT}`) ?? 1
-      const message = optional<string>(attributes, 'message', isText(10_000), 'a string')
+      const asked = progressOf(req.body)
       const { organizationId, personId } = principalOf(req)
       const id = idOf(req)
-      const response = await idempotently(db, req, personId, keys, async (trx) => {
-        const row = found(await reportProgress(trx, organizationId, id, increment, message ?? undefined, now()))
-        return { status: 200, body: await render(trx, row) }
-      })
+      const response = await idempotently(db, req, personId, keys, (trx) => change(trx, { organizationId, id, ...asked }))
       sendStored(res, response, JSON_API_CONTENT_TYPE)
     })
     .all(notAllowed(['POST', 'OPTIONS']))
