@@ -14,10 +14,10 @@ import { beginRequestLog } from '../http/request-log'
 import { NotFound } from '../jsonapi/errors'
 import { parseId } from '../jsonapi/format'
 import { parseQueryString } from '../jsonapi/query-string'
-import { columnsFor, isPlainList } from './query'
+import { columnsFor, isPlainList, pageStart, settlePage } from './query'
 import type { ReadBatcher } from './read-batch'
 import { JOB_STATUSES_PATH, jobStatusResource } from './resource'
-import { parseList, respondWithList, sendRead, type JobStatusRoutesOptions, type ParsedList } from './routes'
+import { heldPage, parseList, sendList, sendRead, type JobStatusRoutesOptions, type ParsedList } from './routes'
 import type { JobChange } from './commands'
 import type { WriteBatcher } from './write-batch'
 import { jobChanger, JOBS_PATH, patchOf, progressOf } from './write-routes'
@@ -139,10 +139,20 @@ export function knownCallers(options: KnownCallerOptions): RequestListener {
         if (!row) throw new NotFound()
         return sendRead(options.db, base, req, res, url, organizationId, row, attributes)
       }
+      if (hot.kind === 'list') {
+        const { list } = hot
+        const { key, held } = await heldPage(options.pages, url, organizationId, base, list)
+        const columns = columnsFor(list.attributes)
+        const start = pageStart(options.positions, organizationId, list.page, held?.revision)
+        const { window, at, page } = await options.reads.page(digest, organizationId, start, columns)
+        if (!window) return forget()
+        begin(window, at)
+        const listed = await settlePage(counters, options.positions, organizationId, list.page, columns, start, page!)
+        return sendList(options, base, req, res, url, organizationId, list, listed, key, held)
+      }
       const { window, at } = await options.reads.count(digest, organizationId)
       if (!window) return forget()
       begin(window, at)
-      if (hot.kind === 'list') return respondWithList(options, counters, base, req, res, url, organizationId, hot.list)
       const asked = hot.asked(await readJsonBody(req, res))
       sendResponse(res, await change(options.db, { organizationId, id: hot.id, ...asked }), JSON_API_CONTENT_TYPE)
     }

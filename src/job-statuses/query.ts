@@ -97,39 +97,67 @@ async function listFiltered(db: Knex, organizationId: string, filter: ListFilter
   return { rows: rows.map(fromDatabase), totalCount: Number(counted?.count ?? 0) }
 }
 
-interface PageRow extends Record<string, unknown> {
+export interface PageRow extends Record<string, unknown> {
   // Not `total`: a job's own total is one of its columns.
-  organization_total: string | number
-  organization_version: string
-  organization_revision: string
+  organization_total: string | number | null
+  organization_version: string | null
+  organization_revision: string | null
+}
+
+/** Where a plain page's statement starts reading, and the revision of a page its caller holds. */
+export interface PageStart {
+  /** The id the page starts from or after, 0 for the beginning. */
+  fromId: string
+  /** Index entries to skip after fromId. */
+  skip: number
+  limit: number
+  held: string | null
+  /** The version of the positions fromId came from; none when it starts at the beginning. */
+  version?: string
+}
+
+/** The nearest cached position before `page` (positions.ts), else the beginning. */
+export function pageStart(positions: PositionCache, organizationId: string, page: Page, held: string | undefined): PageStart {
+  const anchor = positions.anchor(organizationId, page.offset)
+  const start = { limit: page.perPage, held: held ?? null }
+  return anchor ? { ...start, fromId: anchor.fromId, skip: anchor.skip, version: anchor.version } : { ...start, fromId: '0', skip: page.offset }
 }
 
 /**
- * One page and the organization's total in one statement, so both come from one snapshot. The page's
- * ids are chosen from the (organization_id, id) index first and joined back, which skips rows about
- * ten times faster than OFFSET over whole rows; `fromId` lets a deep page start near its first row.
- * When the organization is still at revision `held`, no row is read: the caller holds the page.
+ * A plain page's rows and its organization's counts, joined to a row `c` of job_status_counts, with
+ * :fromId, :skip, :limit and :held: one page and the organization's total in one statement, so both
+ * come from one snapshot. The page's ids are chosen from the (organization_id, id) index first and
+ * joined back, which skips rows about ten times faster than OFFSET over whole rows; `fromId` lets a
+ * deep page start near its first row. When the organization is still at revision `held`, no row is
+ * read: the caller holds the page. The shared statement of known callers (read-batch.ts) runs it too.
  */
-async function selectPage(db: Knex, organizationId: string, fromId: string, skip: number, limit: number, columns: string, held: string | undefined) {
-  const sql = `SELECT c.total AS organization_total, c.version::text AS organization_version, c.revision::text AS organization_revision, j.*
+export const PAGE_ROWS = (columns: string, input: { fromId: string; skip: string; limit: string; held: string }) => `SELECT ${columns} FROM job_statuses
+       WHERE c.revision IS DISTINCT FROM ${input.held}
+         AND id IN (SELECT id FROM job_statuses WHERE organization_id = c.organization_id AND id >= ${input.fromId}
+                    ORDER BY id OFFSET ${input.skip} LIMIT ${input.limit})`
+
+export const PAGE_COUNTS = 'c.total AS organization_total, c.version::text AS organization_version, c.revision::text AS organization_revision'
+
+async function selectPage(db: Knex, organizationId: string, start: PageStart, columns: string): Promise<ListedPage & { version?: string }> {
+  const sql = `SELECT ${PAGE_COUNTS}, j.*
      FROM job_status_counts AS c
-     LEFT JOIN LATERAL (
-       SELECT ${columns} FROM job_statuses
-       WHERE c.revision IS DISTINCT FROM :held::bigint
-         AND id IN (SELECT id FROM job_statuses WHERE organization_id = c.organization_id AND id >= :fromId
-                    ORDER BY id OFFSET :skip LIMIT :limit)
-     ) AS j ON true
+     LEFT JOIN LATERAL (${PAGE_ROWS(columns, { fromId: ':fromId::bigint', skip: ':skip::bigint', limit: ':limit::integer', held: ':held::bigint' })}) AS j ON true
      WHERE c.organization_id = :organizationId
      ORDER BY j.id`
-  const rows = await runPrepared<PageRow>(db, sql, { organizationId, fromId, skip, limit, held: held ?? null })
+  const { fromId, skip, limit, held } = start
+  return pageOf(await runPrepared<PageRow>(db, sql, { organizationId, fromId, skip, limit, held }), start)
+}
+
+/** The page that PAGE_ROWS and PAGE_COUNTS read, from their rows (one with no job when the page is empty or held). */
+export function pageOf(rows: PageRow[], { held }: Pick<PageStart, 'held'>): ListedPage & { version?: string } {
   const first = rows[0]
   const revision = first?.organization_revision ?? undefined
   return {
     totalCount: first?.organization_total != null ? Number(first.organization_total) : 0,
     version: first?.organization_version ?? undefined,
     revision,
-    unchanged: held !== undefined && revision === held,
-    rows: rows.filter((row) => row.id !== null).map(fromDatabase),
+    unchanged: held !== null && revision === held,
+    rows: rows.filter((row) => row.id !== null && row.id !== undefined).map(fromDatabase),
   }
 }
 
@@ -159,13 +187,20 @@ export async function listJobStatuses(
   if (!isPlainList(filter, order)) {
     return listFiltered(db, organizationId, filter, order, page, columns)
   }
-  const anchor = positions.anchor(organizationId, page.offset)
-  if (anchor) {
-    const result = await selectPage(db, organizationId, anchor.fromId, anchor.skip, page.perPage, columns, held)
-    // Positions hold only while no row was inserted or deleted since they were taken.
-    if (result.unchanged || result.version === anchor.version) return result
-  }
-  const result = await selectPage(db, organizationId, '0', page.offset, page.perPage, columns, held)
+  const start = pageStart(positions, organizationId, page, held)
+  return settlePage(db, positions, organizationId, page, columns, start, await selectPage(db, organizationId, start, columns))
+}
+
+/**
+ * A plain page read from `start`, made exact: read again from the beginning when it started at
+ * positions that no longer hold (a row was inserted or deleted since they were taken), and the
+ * positions taken afresh for the next deep page.
+ */
+export async function settlePage(
+  db: Knex, positions: PositionCache, organizationId: string, page: Page, columns: string, start: PageStart, read: ListedPage & { version?: string },
+): Promise<ListedPage> {
+  if (start.version !== undefined && (read.unchanged || read.version === start.version)) return read
+  const result = start.version === undefined ? read : await selectPage(db, organizationId, { ...start, fromId: '0', skip: page.offset, version: undefined }, columns)
   if (page.offset >= STEP && result.version !== undefined) await positions.refresh(organizationId)
   return result
 }

@@ -4,22 +4,31 @@ import { TOKEN_IN_FORCE } from '../auth/credentials'
 import { checkedWindow } from '../auth/known-tokens'
 import { COUNT_REQUEST, windowBindings, type Window } from '../auth/rate-limit'
 import { runPrepared } from '../db/prepared'
-import { fromDatabase, type JobStatusRow } from './query'
+import { fromDatabase, PAGE_COUNTS, PAGE_ROWS, pageOf, type JobStatusRow, type ListedPage, type PageRow, type PageStart } from './query'
 
-export interface CheckedRead {
-  /** The job status, if the caller's organization has it. */
-  row?: JobStatusRow
+export interface Checked {
   /** The caller's rate-limit window with this request counted; undefined when the token is no longer valid. */
   window?: Window
   /** When the request was counted. */
   at: Date
 }
 
+export interface CheckedRead extends Checked {
+  /** The job status, if the caller's organization has it. */
+  row?: JobStatusRow
+}
+
+export interface CheckedPage extends Checked {
+  /** The page as PAGE_ROWS read it from `start` (query.ts settlePage makes it exact); none for a token no longer valid. */
+  page?: ListedPage & { version?: string }
+}
+
 interface Pending {
   digest: string
   organizationId: string
-  id: string | null
-  resolve(read: CheckedRead): void
+  /** The job to read, or the page. */
+  what: { id: string } | { page: PageStart }
+  resolve(rows: Array<Record<string, unknown>>, at: Date): void
   reject(error: unknown): void
 }
 
@@ -28,8 +37,8 @@ const MAX_BATCH = 64
 
 /**
  * Every request of a known caller re-checks its token (still there, unrevoked, unexpired) and is
- * counted for the rate limit; a read also reads its job. The requests that arrive in one turn of the
- * event loop share one statement. Every request still gets its own place in its person's count, in
+ * counted for the rate limit; a read also reads its job, a list its page. The requests that arrive in
+ * one turn of the event loop share one statement. Every request still gets its own place in its person's count, in
  * arrival order: a person's k requests add k to the window at once and are numbered count - k + 1 …
  * count. Under load this spends one write transaction and one round trip on several requests
  * instead of one each, and a person's concurrent requests stop queueing on their rate-limit row.
@@ -43,13 +52,28 @@ export class ReadBatcher {
     private readonly periodSeconds: number,
   ) {}
 
-  /** Re-checks the token with `digest` and counts the request, with nothing to read. */
-  count(digest: string, organizationId: string): Promise<CheckedRead> {
-    return this.read(digest, organizationId, null, 'id')
+  /** Re-checks the token with `digest` and counts the request, with nothing to read: a write's check. */
+  async count(digest: string, organizationId: string): Promise<Checked> {
+    return this.enqueue(digest, organizationId, { page: { fromId: '0', skip: 0, limit: 0, held: null } }, 'id', (_rows, at) => ({ at }))
   }
 
   /** Reads job `id` of `organizationId` (showing `columns`) for the token with `digest`. */
-  read(digest: string, organizationId: string, id: string | null, columns: string): Promise<CheckedRead> {
+  read(digest: string, organizationId: string, id: string, columns: string): Promise<CheckedRead> {
+    return this.enqueue(digest, organizationId, { id }, columns, (rows, at) => {
+      const [row] = rows
+      return { row: row && row.id !== null ? fromDatabase(row) : undefined, at }
+    })
+  }
+
+  /** Reads a plain page of `organizationId` from `start` (showing `columns`) for the token with `digest`. */
+  page(digest: string, organizationId: string, start: PageStart, columns: string): Promise<CheckedPage> {
+    return this.enqueue(digest, organizationId, { page: start }, columns, (rows, at) => ({ page: pageOf(rows as PageRow[], start), at }))
+  }
+
+  private enqueue<T extends Checked>(
+    digest: string, organizationId: string, what: Pending['what'], columns: string,
+    answer: (rows: Array<Record<string, unknown>>, at: Date) => T,
+  ): Promise<T> {
     return new Promise((resolve, reject) => {
       let queue = this.pending.get(columns)
       if (!queue) {
@@ -58,7 +82,14 @@ export class ReadBatcher {
         // After the I/O of this turn: every request read from the sockets in it joins the batch.
         setImmediate(() => this.flush(columns))
       }
-      queue.push({ digest, organizationId, id, resolve, reject })
+      queue.push({
+        digest, organizationId, what, reject,
+        resolve: (rows, at) => {
+          const window = checkedWindow(rows[0])
+          // Nothing read is given out for a token no longer in force.
+          resolve(window ? { ...answer(rows, at), window } : ({ at } as T))
+        },
+      })
     })
   }
 
@@ -76,11 +107,13 @@ export class ReadBatcher {
 
   private async run(columns: string, batch: Pending[]): Promise<void> {
     const at = this.now()
+    const pages = batch.map((request) => ('page' in request.what ? request.what.page : undefined))
     const rows = await runPrepared<Record<string, unknown>>(
       this.db,
       `WITH input AS (
-         SELECT * FROM unnest(:digests::text[], :organizations::bigint[], :ids::bigint[])
-           WITH ORDINALITY AS i(digest, organization_id, job_id, n)
+         SELECT * FROM unnest(:digests::text[], :organizations::bigint[], :ids::bigint[],
+                              :fromIds::bigint[], :skips::bigint[], :limits::integer[], :helds::bigint[])
+           WITH ORDINALITY AS i(digest, organization_id, job_id, from_id, skip, page_limit, held, n)
        ), callers AS (
          SELECT i.n, t.person_id,
                 row_number() OVER (PARTITION BY t.person_id ORDER BY i.n) AS place,
@@ -92,27 +125,37 @@ export class ReadBatcher {
          ${COUNT_REQUEST("SELECT 'person:' || person_id, :now::timestamptz, count(*) FROM callers GROUP BY person_id ORDER BY 1")}
          RETURNING key, count, window_started_at
        )
-       SELECT i.n, counted.count - c.requests + c.place AS caller_count,
-              counted.window_started_at AS caller_window_started_at, j.*
+       SELECT i.n, counted.count - k.requests + k.place AS caller_count,
+              counted.window_started_at AS caller_window_started_at, ${PAGE_COUNTS}, j.*
        FROM input AS i
-       LEFT JOIN callers AS c ON c.n = i.n
-       LEFT JOIN counted ON counted.key = 'person:' || c.person_id
+       LEFT JOIN callers AS k ON k.n = i.n
+       LEFT JOIN counted ON counted.key = 'person:' || k.person_id
+       -- Nothing is read for a token no longer in force.
+       LEFT JOIN job_status_counts AS c ON k.person_id IS NOT NULL AND i.page_limit > 0 AND c.organization_id = i.organization_id
        LEFT JOIN LATERAL (
-         -- Nothing is read for a token no longer in force.
          SELECT ${columns} FROM job_statuses
-         WHERE c.person_id IS NOT NULL AND organization_id = i.organization_id AND id = i.job_id
+         WHERE k.person_id IS NOT NULL AND i.page_limit IS NULL AND organization_id = i.organization_id AND id = i.job_id
+         UNION ALL
+         ${PAGE_ROWS(columns, { fromId: 'i.from_id', skip: 'i.skip', limit: 'i.page_limit', held: 'i.held' })}
        ) AS j ON true
-       ORDER BY i.n`,
+       ORDER BY i.n, j.id`,
       windowBindings(at, this.periodSeconds, {
         digests: batch.map((request) => request.digest),
         organizations: batch.map((request) => request.organizationId),
-        ids: batch.map((request) => request.id),
+        ids: batch.map((request) => ('id' in request.what ? request.what.id : null)),
+        fromIds: pages.map((page) => page?.fromId ?? null),
+        skips: pages.map((page) => page?.skip ?? null),
+        limits: pages.map((page) => page?.limit ?? null),
+        helds: pages.map((page) => page?.held ?? null),
       }),
     )
-    const byPlace = new Map(rows.map((row) => [Number(row.n), row]))
-    batch.forEach((request, i) => {
-      const row = byPlace.get(i + 1)
-      request.resolve({ row: row && row.id !== null ? fromDatabase(row) : undefined, window: checkedWindow(row), at })
-    })
+    const byPlace = new Map<number, Array<Record<string, unknown>>>()
+    for (const row of rows) {
+      const n = Number(row.n)
+      let found = byPlace.get(n)
+      if (!found) byPlace.set(n, (found = []))
+      found.push(row)
+    }
+    batch.forEach((request, i) => request.resolve(byPlace.get(i + 1) ?? [], at))
   }
 }

@@ -40,7 +40,7 @@ export function parseList(url: string) {
 export type ParsedList = ReturnType<typeof parseList>
 
 /** A list request's rendered page, if it may have one: a plain list without results (they live in their own table). */
-async function heldPage(pages: PageCache, url: string, organizationId: string, baseUrl: string, list: ParsedList) {
+export async function heldPage(pages: PageCache, url: string, organizationId: string, baseUrl: string, list: ParsedList) {
   if (!isPlainList(list.filter, list.order) || list.attributes.includes('results')) return {}
   const key = pages.key(organizationId, baseUrl, url)
   return { key, held: await pages.held(key) }
@@ -92,7 +92,7 @@ export function jobStatusRoutes({ db, baseUrl, positions, pages }: JobStatusRout
  * page built from the rows, which is kept (under `key`) for the next request. A client walking
  * every page in order gets the next one built while it reads this one.
  */
-async function sendList(
+export async function sendList(
   options: ListOptions,
   baseUrl: string, req: IncomingMessage, res: ServerResponse, url: string, organizationId: string, list: ParsedList,
   listed: ListedPage, key: string | undefined, held: RenderedPage | undefined,
