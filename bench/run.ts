@@ -20,6 +20,8 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 15)
 /** The server runs exactly as `npm start` runs it: the node flags and script of package.json's start. */
 const START_ARGS = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/).slice(1)
 const CONNECTIONS = 32
+/** Rounds of the traffic scenarios, reference and server interleaved. */
+const ROUNDS = 2
 const ORGANIZATIONS = 1_000
 const LARGE = 200_000
 const SMALL = 800
@@ -466,18 +468,40 @@ async function trafficFigures(databaseUrl: string, db: Knex, data: Dataset, serv
     }
     return { names: list.map(([name]) => name), figures }
   }
-  const reference = await start(process.execPath, ['--import', 'tsx', 'bench/baseline-server.ts'], { DATABASE_URL: databaseUrl }, /baseline listening on (\S+)/)
-  const theirs = await measure(reference.url, 'reference')
-  await stop(reference.child)
-  const server = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: '1' }, /listening on (\S+)/)
-  const ours = await measure(server.url, 'server')
-  const walks: Record<string, { seconds: number; rows: number }> = {}
-  walks['1, one connection'] = await walkOver(server.url, data.largeTokens[0]!, false)
-  await stop(server.child)
+  // Rounds interleaved, reference then server, so that a change in the machine's other load between
+  // them weighs on both sides alike; each figure is the mean of the rounds.
+  const rounds: Array<{ theirs: Awaited<ReturnType<typeof measure>>; ours: Awaited<ReturnType<typeof measure>> }> = []
+  for (let round = 1; round <= ROUNDS; round++) {
+    const reference = await start(process.execPath, ['--import', 'tsx', 'bench/baseline-server.ts'], { DATABASE_URL: databaseUrl }, /baseline listening on (\S+)/)
+    const theirs = await measure(reference.url, `round ${round}, reference`)
+    await stop(reference.child)
+    const server = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: '1' }, /listening on (\S+)/)
+    const ours = await measure(server.url, `round ${round}, server`)
+    await stop(server.child)
+    rounds.push({ theirs, ours })
+  }
+  const mean = (side: 'theirs' | 'ours', name: string): Load => {
+    const all = rounds.map((round) => round[side].figures[name]!)
+    const average = (key: keyof Load) => all.reduce((sum, figure) => sum + figure[key], 0) / all.length
+    return { rps: average('rps'), p50: average('p50'), p99: average('p99'), errors: all.reduce((sum, figure) => sum + figure.errors, 0) }
+  }
+  const names = rounds[0]!.ours.names
+  for (const name of names) console.log(`${name}: server/reference by round ${rounds.map((round) => fmt(round.ours.figures[name]!.rps / round.theirs.figures[name]!.rps, 2)).join(', ')}`)
+
+  // Walks: the three ways in turn, three times, each figure the median, with both servers up throughout.
+  const single = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: '1' }, /listening on (\S+)/)
   const pair = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: '2' }, /listening on (\S+)/)
-  await walkOver(pair.url, data.largeTokens[0]!, true)
-  walks['2, one connection'] = await walkOver(pair.url, data.largeTokens[0]!, false)
-  walks['2, a connection per page'] = await walkOver(pair.url, data.largeTokens[0]!, true)
+  const ways: Array<[string, () => Promise<{ seconds: number; rows: number }>]> = [
+    ['1, one connection', () => walkOver(single.url, data.largeTokens[0]!, false)],
+    ['2, one connection', () => walkOver(pair.url, data.largeTokens[0]!, false)],
+    ['2, a connection per page', () => walkOver(pair.url, data.largeTokens[0]!, true)],
+  ]
+  for (const [, walk] of ways) await walk()
+  const timed: Record<string, Array<{ seconds: number; rows: number }>> = {}
+  for (let round = 0; round < 3; round++) for (const [way, walk] of ways) (timed[way] ??= []).push(await walk())
+  const walks = Object.fromEntries(Object.entries(timed).map(([way, all]) => [way, all.sort((a, b) => a.seconds - b.seconds)[1]!]))
+  console.log(`walks (s): ${Object.entries(timed).map(([way, all]) => `${way}: ${all.map((w) => fmt(w.seconds, 2)).join(', ')}`).join('; ')}`)
+  await stop(single.child)
   await stop(pair.child)
 
   console.log('pgbench: the progress report statement')
@@ -489,25 +513,25 @@ async function trafficFigures(databaseUrl: string, db: Knex, data: Dataset, serv
     return Number(/tps = ([\d.]+)/.exec(output)?.[1] ?? 0)
   }
   const ceilings: Record<string, number> = {
-    [ours.names[1]!]: ceilingOf(progressStatement(traffic.workingIds)),
-    [ours.names[2]!]: ceilingOf(progressStatement(traffic.hot.ids)),
+    [names[1]!]: ceilingOf(progressStatement(traffic.workingIds)),
+    [names[2]!]: ceilingOf(progressStatement(traffic.hot.ids)),
   }
-  const rows = ours.names.map((name) => {
-    const a = ours.figures[name]!
-    const b = theirs.figures[name]!
+  const rows = names.map((name) => {
+    const a = mean('ours', name)
+    const b = mean('theirs', name)
     const ceiling = ceilings[name]
     return `| ${name} | ${fmt(a.rps)} | ${fmt(a.p50)} / ${fmt(a.p99)} | ${fmt(b.rps)} | ${fmt(b.p50)} / ${fmt(b.p99)} | ${fmt(a.rps / b.rps, 2)}× | ${ceiling ? fmt(ceiling) : ''} | ${a.errors + b.errors} |`
   })
   const w = (key: string) => `${fmt(walks[key]!.seconds, 2)} s`
   return [
     `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; server, reference, database and load generator on the same machine.`,
-    `${CONNECTIONS} connections, ${DURATION} s per scenario (autocannon), each request with the bearer token of its own organization; every job of the 999 small organizations is \`working\`. The reference (\`bench/baseline-server.ts\`) makes the same writes as plain \`UPDATE … RETURNING *\`. The server runs as shipped: webhooks outbox triggers, compression when asked.`,
+    `${CONNECTIONS} connections, ${DURATION} s per scenario (autocannon), mean of ${ROUNDS} interleaved rounds, each request with the bearer token of its own organization; every job of the 999 small organizations is \`working\`. The reference (\`bench/baseline-server.ts\`) makes the same writes as plain \`UPDATE … RETURNING *\`. The server runs as shipped: webhooks outbox triggers, compression when asked.`,
     '',
     '| scenario | server rps (WORKERS=1) | p50 / p99 ms | reference rps | p50 / p99 ms | vs reference | pgbench ceiling tps | errors |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
     '',
-    `Walk of organization 1 (${fmt(walks['1, one connection']!.rows)} rows, per_page=100) by \`links.next\`: one process over one keep-alive connection ${w('1, one connection')}; WORKERS=2 over one keep-alive connection ${w('2, one connection')}; WORKERS=2 with a new connection per page, so pages alternate between the processes, ${w('2, a connection per page')}.`,
+    `Walk of organization 1 (${fmt(walks['1, one connection']!.rows)} rows, per_page=100) by \`links.next\`, median of three walks each, taken in turn: one process over one keep-alive connection ${w('1, one connection')}; WORKERS=2 over one keep-alive connection ${w('2, one connection')}; WORKERS=2 with a new connection per page, so pages alternate between the processes, ${w('2, a connection per page')}.`,
   ].join('\n')
 }
 
