@@ -26,8 +26,8 @@ export interface CheckedPage extends Checked {
 interface Pending {
   digest: string
   organizationId: string
-  /** The job to read, or the page. */
-  what: { id: string } | { page: PageStart }
+  /** The job to read (none for a count alone), or the page. */
+  what: { id: string | null } | { page: PageStart }
   resolve(rows: Array<Record<string, unknown>>, at: Date): void
   reject(error: unknown): void
 }
@@ -54,7 +54,7 @@ export class ReadBatcher {
 
   /** Re-checks the token with `digest` and counts the request, with nothing to read: a write's check. */
   async count(digest: string, organizationId: string): Promise<Checked> {
-    return this.enqueue(digest, organizationId, { page: { fromId: '0', skip: 0, limit: 0, held: null } }, 'id', (_rows, at) => ({ at }))
+    return this.enqueue(digest, organizationId, { id: null }, 'id', (_rows, at) => ({ at }))
   }
 
   /** Reads job `id` of `organizationId` (showing `columns`) for the token with `digest`. */
@@ -74,13 +74,15 @@ export class ReadBatcher {
     digest: string, organizationId: string, what: Pending['what'], columns: string,
     answer: (rows: Array<Record<string, unknown>>, at: Date) => T,
   ): Promise<T> {
+    // Reads and pages are different statements, each shared by the requests that show the same columns.
+    const key = `${'page' in what ? 'page' : 'read'} ${columns}`
     return new Promise((resolve, reject) => {
-      let queue = this.pending.get(columns)
+      let queue = this.pending.get(key)
       if (!queue) {
         queue = []
-        this.pending.set(columns, queue)
+        this.pending.set(key, queue)
         // After the I/O of this turn: every request read from the sockets in it joins the batch.
-        setImmediate(() => this.flush(columns))
+        setImmediate(() => this.flush(key))
       }
       queue.push({
         digest, organizationId, what, reject,
@@ -93,52 +95,25 @@ export class ReadBatcher {
     })
   }
 
-  private flush(columns: string): void {
-    const queue = this.pending.get(columns)
-    this.pending.delete(columns)
+  private flush(key: string): void {
+    const queue = this.pending.get(key)
+    this.pending.delete(key)
     if (!queue) return
+    const [kind, columns] = [key.slice(0, 4), key.slice(5)]
     for (let start = 0; start < queue.length; start += MAX_BATCH) {
       const batch = queue.slice(start, start + MAX_BATCH)
-      this.run(columns, batch).catch((error: unknown) => {
+      this.run(kind === 'page' ? PAGE_STATEMENT(columns) : READ_STATEMENT(columns), batch).catch((error: unknown) => {
         for (const request of batch) request.reject(error)
       })
     }
   }
 
-  private async run(columns: string, batch: Pending[]): Promise<void> {
+  private async run(sql: string, batch: Pending[]): Promise<void> {
     const at = this.now()
     const pages = batch.map((request) => ('page' in request.what ? request.what.page : undefined))
     const rows = await runPrepared<Record<string, unknown>>(
       this.db,
-      `WITH input AS (
-         SELECT * FROM unnest(:digests::text[], :organizations::bigint[], :ids::bigint[],
-                              :fromIds::bigint[], :skips::bigint[], :limits::integer[], :helds::bigint[])
-           WITH ORDINALITY AS i(digest, organization_id, job_id, from_id, skip, page_limit, held, n)
-       ), callers AS (
-         SELECT i.n, t.person_id,
-                row_number() OVER (PARTITION BY t.person_id ORDER BY i.n) AS place,
-                count(*) OVER (PARTITION BY t.person_id) AS requests
-         FROM input AS i JOIN oauth_access_tokens AS t ON t.token_digest = i.digest
-         WHERE ${TOKEN_IN_FORCE}
-       ), counted AS (
-         -- In key order, so two batches that count the same people lock their rows in the same order.
-         ${COUNT_REQUEST("SELECT 'person:' || person_id, :now::timestamptz, count(*) FROM callers GROUP BY person_id ORDER BY 1")}
-         RETURNING key, count, window_started_at
-       )
-       SELECT i.n, counted.count - k.requests + k.place AS caller_count,
-              counted.window_started_at AS caller_window_started_at, ${PAGE_COUNTS}, j.*
-       FROM input AS i
-       LEFT JOIN callers AS k ON k.n = i.n
-       LEFT JOIN counted ON counted.key = 'person:' || k.person_id
-       -- Nothing is read for a token no longer in force.
-       LEFT JOIN job_status_counts AS c ON k.person_id IS NOT NULL AND i.page_limit > 0 AND c.organization_id = i.organization_id
-       LEFT JOIN LATERAL (
-         SELECT ${columns} FROM job_statuses
-         WHERE k.person_id IS NOT NULL AND i.page_limit IS NULL AND organization_id = i.organization_id AND id = i.job_id
-         UNION ALL
-         ${PAGE_ROWS(columns, { fromId: 'i.from_id', skip: 'i.skip', limit: 'i.page_limit', held: 'i.held' })}
-       ) AS j ON true
-       ORDER BY i.n, j.id`,
+      sql,
       windowBindings(at, this.periodSeconds, {
         digests: batch.map((request) => request.digest),
         organizations: batch.map((request) => request.organizationId),
@@ -159,3 +134,43 @@ export class ReadBatcher {
     batch.forEach((request, i) => request.resolve(byPlace.get(i + 1) ?? [], at))
   }
 }
+
+/**
+ * The requests' tokens checked and each request counted, from :digests and :organizations and the
+ * input columns `inputs` (unnested from `arrays`); the statements below add what each reads.
+ */
+const CHECKED = (inputs: string, arrays: string) => `WITH input AS (
+    SELECT * FROM unnest(:digests::text[], :organizations::bigint[], ${arrays})
+      WITH ORDINALITY AS i(digest, organization_id, ${inputs}, n)
+  ), callers AS (
+    SELECT i.n, t.person_id,
+           row_number() OVER (PARTITION BY t.person_id ORDER BY i.n) AS place,
+           count(*) OVER (PARTITION BY t.person_id) AS requests
+    FROM input AS i JOIN oauth_access_tokens AS t ON t.token_digest = i.digest
+    WHERE ${TOKEN_IN_FORCE}
+  ), counted AS (
+    -- In key order, so two batches that count the same people lock their rows in the same order.
+    ${COUNT_REQUEST("SELECT 'person:' || person_id, :now::timestamptz, count(*) FROM callers GROUP BY person_id ORDER BY 1")}
+    RETURNING key, count, window_started_at
+  )
+  SELECT i.n, counted.count - k.requests + k.place AS caller_count, counted.window_started_at AS caller_window_started_at`
+
+/** Each request's job, by :ids (none for a count alone). Nothing is read for a token no longer in force. */
+const READ_STATEMENT = (columns: string) => `${CHECKED('job_id', ':ids::bigint[]')}, j.*
+  FROM input AS i
+  LEFT JOIN callers AS k ON k.n = i.n
+  LEFT JOIN counted ON counted.key = 'person:' || k.person_id
+  LEFT JOIN LATERAL (
+    SELECT ${columns} FROM job_statuses WHERE k.person_id IS NOT NULL AND organization_id = i.organization_id AND id = i.job_id
+  ) AS j ON true
+  ORDER BY i.n`
+
+/** Each request's page (query.ts PAGE_ROWS), from :fromIds, :skips, :limits and :helds. */
+const PAGE_STATEMENT = (columns: string) => `${CHECKED('from_id, skip, page_limit, held', ':fromIds::bigint[], :skips::bigint[], :limits::integer[], :helds::bigint[]')},
+         ${PAGE_COUNTS}, j.*
+  FROM input AS i
+  LEFT JOIN callers AS k ON k.n = i.n
+  LEFT JOIN counted ON counted.key = 'person:' || k.person_id
+  LEFT JOIN job_status_counts AS c ON k.person_id IS NOT NULL AND c.organization_id = i.organization_id
+  LEFT JOIN LATERAL (${PAGE_ROWS(columns, { fromId: 'i.from_id', skip: 'i.skip', limit: 'i.page_limit', held: 'i.held' })}) AS j ON true
+  ORDER BY i.n, j.id`
