@@ -11,19 +11,17 @@ import { resolveVersion } from '../http/api-version'
 import { setSharedHeaders } from '../http/cors'
 import { sendFailure } from '../http/render-error'
 import { beginRequestLog } from '../http/request-log'
-import { NotFound } from '../jsonapi/errors'
 import { parseId } from '../jsonapi/format'
-import { parseQueryString } from '../jsonapi/query-string'
-import { columnsFor, isPlainList, pageStart, settlePage } from './query'
+import { isPlainList } from './query'
 import type { ReadBatcher } from './read-batch'
-import { JOB_STATUSES_PATH, jobStatusResource } from './resource'
-import { heldPage, parseList, sendList, sendRead, type JobStatusRoutesOptions, type ParsedList } from './routes'
+import { JOB_STATUSES_PATH } from './resource'
+import { parseList, respondWithList, respondWithRead, type JobStatusRoutesOptions, type ParsedList } from './routes'
 import type { JobChange } from './commands'
 import type { WriteBatcher } from './write-batch'
 import { jobChanger, JOBS_PATH, patchOf, progressOf } from './write-routes'
 import { isPlainJsonBody, readJsonBody } from '../http/json-body'
 import { sendResponse } from '../http/idempotency'
-import { JSON_API_CONTENT_TYPE, selectAttributes } from '../jsonapi/document'
+import { JSON_API_CONTENT_TYPE } from '../jsonapi/document'
 import { setRoute } from '../http/metrics'
 
 export interface KnownCallerOptions extends JobStatusRoutesOptions {
@@ -97,7 +95,8 @@ const idIn = (pattern: RegExp, path: string) => {
  * (read-batch.ts, which also reads a job); a write joins the writes that arrive together
  * (write-batch.ts). The answer is written without the Express app's middleware chain, which cost a
  * measurable share of these requests (docs/performance.md); its headers are the chain's own, set by
- * the same functions, and its body is parsed, checked and answered by the routes' own functions.
+ * the same functions, and it passes through the routes' own stages (routes.ts respondWithList and
+ * respondWithRead, write-routes.ts jobChanger), with the check and count folded into their reading.
  * Anything else goes to the app before a byte is read or sent: an unknown or no longer valid token
  * (the app says why), a personal access token, a filtered or reordered list, a bad parameter or
  * version (a 400 comes after authentication there), a write with an Idempotency-Key.
@@ -130,29 +129,22 @@ export function knownCallers(options: KnownCallerOptions): RequestListener {
     const organizationId = known.organizationId
 
     const base = baseUrl()
+    // The routes' own stages, with the caller's check and count folded into the statement that reads.
     const answer = async () => {
       if (hot.kind === 'read') {
-        const attributes = selectAttributes(jobStatusResource, parseQueryString(url))
-        const { row, window, at } = await options.reads.read(digest, organizationId, hot.id, columnsFor(attributes))
-        if (!window) return forget()
-        begin(window, at)
-        if (!row) throw new NotFound()
-        return sendRead(options.db, base, req, res, url, organizationId, row, attributes)
+        return respondWithRead(options.db, base, req, res, url, organizationId, async (columns) => {
+          const { row, window, at } = await options.reads.read(digest, organizationId, hot.id, columns)
+          return checked(window, at) ? { row } : undefined
+        })
       }
       if (hot.kind === 'list') {
-        const { list } = hot
-        const { key, held } = await heldPage(options.pages, url, organizationId, base, list)
-        const columns = columnsFor(list.attributes)
-        const start = pageStart(options.positions, organizationId, list.page, held?.revision)
-        const { window, at, page } = await options.reads.page(digest, organizationId, start, columns)
-        if (!window) return forget()
-        begin(window, at)
-        const listed = await settlePage(counters, options.positions, organizationId, list.page, columns, start, page!)
-        return sendList(options, base, req, res, url, organizationId, list, listed, key, held)
+        return respondWithList(options, counters, base, req, res, url, organizationId, hot.list, async (start, columns) => {
+          const { page, window, at } = await options.reads.page(digest, organizationId, start, columns)
+          return checked(window, at) ? page : undefined
+        })
       }
       const { window, at } = await options.reads.count(digest, organizationId)
-      if (!window) return forget()
-      begin(window, at)
+      if (!checked(window, at)) return
       const asked = hot.asked(await readJsonBody(req, res))
       sendResponse(res, await change(options.db, { organizationId, id: hot.id, ...asked }), JSON_API_CONTENT_TYPE)
     }
@@ -163,10 +155,16 @@ export function knownCallers(options: KnownCallerOptions): RequestListener {
       sendFailure(logger, unavailableRetryAfter, error, res)
     })
 
-    function forget() {
+    /** Whether the token was still valid: the request is then counted and this listener's to answer; else the app's. */
+    function checked(window: Principal['window'], at: Date): boolean {
+      if (window) {
+        begin(window, at)
+        return true
+      }
       // Revoked, expired or gone since: the app looks it up and says which.
       knownTokens.forget(digest)
       fallback()
+      return false
     }
     /** The counted request is this listener's to answer from here on, with the app's headers. */
     function begin(window: NonNullable<Principal['window']>, at: Date) {

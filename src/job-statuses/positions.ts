@@ -9,6 +9,13 @@ import { cacheLookups } from '../http/metrics'
  * any offset skips fewer than STEP index entries instead of up to 200,000.
  */
 export const STEP = 250
+/**
+ * The first offset positions are taken and used for. Skipping fewer index entries than this costs
+ * less than building an organization's positions: in traffic over 1,000 organizations of 800 jobs,
+ * building them for every organization's first page past 250 cost the mixed scenario 19%
+ * (docs/performance.md), and such an organization never has an offset this deep.
+ */
+export const DEEP_OFFSET = 4 * STEP
 /** Organizations whose positions one process keeps; about 8 bytes per STEP rows each. */
 const MAX_ORGANIZATIONS = 2_000
 
@@ -39,7 +46,7 @@ export class PositionCache {
 
   /** The anchor for `offset`, if this process knows the organization's positions. */
   anchor(organizationId: string, offset: number): Anchor | undefined {
-    if (offset < STEP) return undefined
+    if (offset < DEEP_OFFSET) return undefined
     const positions = this.cache.get(organizationId)
     cacheLookups.inc({ cache: 'positions', result: positions ? 'hit' : 'miss' })
     if (!positions) return undefined

@@ -2,7 +2,7 @@
 import type { Knex } from 'knex'
 import { runPrepared } from '../db/prepared'
 import type { Page } from '../jsonapi/pagination'
-import { STEP, type PositionCache } from './positions'
+import { DEEP_OFFSET, type PositionCache } from './positions'
 
 export interface JobStatusRow {
   id: string
@@ -138,7 +138,11 @@ export const PAGE_ROWS = (columns: string, input: { fromId: string; skip: string
 
 export const PAGE_COUNTS = 'c.total AS organization_total, c.version::text AS organization_version, c.revision::text AS organization_revision'
 
-async function selectPage(db: Knex, organizationId: string, start: PageStart, columns: string): Promise<ListedPage & { version?: string }> {
+/** A plain page, with the version of its organization's set of ids it was read at (positions.ts). */
+export type PlainPage = ListedPage & { version?: string }
+
+/** A plain page from `start`, in one statement (PAGE_ROWS and PAGE_COUNTS). */
+export async function readPage(db: Knex, organizationId: string, start: PageStart, columns: string): Promise<PlainPage> {
   const sql = `SELECT ${PAGE_COUNTS}, j.*
      FROM job_status_counts AS c
      LEFT JOIN LATERAL (${PAGE_ROWS(columns, { fromId: ':fromId::bigint', skip: ':skip::bigint', limit: ':limit::integer', held: ':held::bigint' })}) AS j ON true
@@ -149,7 +153,7 @@ async function selectPage(db: Knex, organizationId: string, start: PageStart, co
 }
 
 /** The page that PAGE_ROWS and PAGE_COUNTS read, from their rows (one with no job when the page is empty or held). */
-export function pageOf(rows: PageRow[], { held }: Pick<PageStart, 'held'>): ListedPage & { version?: string } {
+export function pageOf(rows: PageRow[], { held }: Pick<PageStart, 'held'>): PlainPage {
   const first = rows[0]
   const revision = first?.organization_revision ?? undefined
   return {
@@ -188,7 +192,7 @@ export async function listJobStatuses(
     return listFiltered(db, organizationId, filter, order, page, columns)
   }
   const start = pageStart(positions, organizationId, page, held)
-  return settlePage(db, positions, organizationId, page, columns, start, await selectPage(db, organizationId, start, columns))
+  return settlePage(db, positions, organizationId, page, columns, start, await readPage(db, organizationId, start, columns))
 }
 
 /**
@@ -197,11 +201,11 @@ export async function listJobStatuses(
  * positions taken afresh for the next deep page.
  */
 export async function settlePage(
-  db: Knex, positions: PositionCache, organizationId: string, page: Page, columns: string, start: PageStart, read: ListedPage & { version?: string },
+  db: Knex, positions: PositionCache, organizationId: string, page: Page, columns: string, start: PageStart, read: PlainPage,
 ): Promise<ListedPage> {
   if (start.version !== undefined && (read.unchanged || read.version === start.version)) return read
-  const result = start.version === undefined ? read : await selectPage(db, organizationId, { ...start, fromId: '0', skip: page.offset, version: undefined }, columns)
-  if (page.offset >= STEP && result.version !== undefined) await positions.refresh(organizationId)
+  const result = start.version === undefined ? read : await readPage(db, organizationId, { ...start, fromId: '0', skip: page.offset, version: undefined }, columns)
+  if (page.offset >= DEEP_OFFSET && result.version !== undefined) await positions.refresh(organizationId)
   return result
 }
 

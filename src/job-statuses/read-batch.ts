@@ -4,7 +4,7 @@ import { TOKEN_IN_FORCE } from '../auth/credentials'
 import { checkedWindow } from '../auth/known-tokens'
 import { COUNT_REQUEST, windowBindings, type Window } from '../auth/rate-limit'
 import { runPrepared } from '../db/prepared'
-import { fromDatabase, PAGE_COUNTS, PAGE_ROWS, pageOf, type JobStatusRow, type ListedPage, type PageRow, type PageStart } from './query'
+import { fromDatabase, PAGE_COUNTS, PAGE_ROWS, pageOf, type JobStatusRow, type PageRow, type PageStart, type PlainPage } from './query'
 
 export interface Checked {
   /** The caller's rate-limit window with this request counted; undefined when the token is no longer valid. */
@@ -20,7 +20,7 @@ export interface CheckedRead extends Checked {
 
 export interface CheckedPage extends Checked {
   /** The page as PAGE_ROWS read it from `start` (query.ts settlePage makes it exact); none for a token no longer valid. */
-  page?: ListedPage & { version?: string }
+  page?: PlainPage
 }
 
 interface Pending {

@@ -11,7 +11,7 @@ import { formatQueryString, parseQueryString } from '../jsonapi/query-string'
 import { CAN_ORDER_BY, CAN_QUERY_BY, parseListQuery } from './parameters'
 import type { PageCache, RenderedPage } from './pages'
 import type { PositionCache } from './positions'
-import { columnsFor, findJobStatus, isPlainList, listJobStatuses, listResults, type JobStatusRow, type ListedPage } from './query'
+import { columnsFor, findJobStatus, isPlainList, listJobStatuses, listResults, pageStart, readPage, settlePage, type JobStatusRow, type ListedPage, type PageStart, type PlainPage } from './query'
 import { JOB_STATUSES_PATH, jobStatusResource, type JobStatusWithResults } from './resource'
 
 /** What a document's rows contribute to its ETag: the row's version where it was read, else updated_at. */
@@ -40,7 +40,7 @@ export function parseList(url: string) {
 export type ParsedList = ReturnType<typeof parseList>
 
 /** A list request's rendered page, if it may have one: a plain list without results (they live in their own table). */
-export async function heldPage(pages: PageCache, url: string, organizationId: string, baseUrl: string, list: ParsedList) {
+async function heldPage(pages: PageCache, url: string, organizationId: string, baseUrl: string, list: ParsedList) {
   if (!isPlainList(list.filter, list.order) || list.attributes.includes('results')) return {}
   const key = pages.key(organizationId, baseUrl, url)
   return { key, held: await pages.held(key) }
@@ -48,13 +48,46 @@ export async function heldPage(pages: PageCache, url: string, organizationId: st
 
 type ListOptions = Pick<JobStatusRoutesOptions, 'db' | 'pages' | 'positions'>
 
-/** Reads (with `pagesDb`) and sends a list page, or only its organization's revision when a page is held. */
+/**
+ * Reads a plain page from `start`: query.ts's own statement, or a known caller's shared one
+ * (known-callers.ts), which also checks and counts the caller and answers undefined when it handed
+ * the request on instead.
+ */
+export type PageReader = (start: PageStart, columns: string) => Promise<PlainPage | undefined>
+
+/** Reads the job a read asks for, showing `columns`, or answers undefined when it handed the request on. */
+export type JobReader = (columns: string) => Promise<{ row?: JobStatusRow } | undefined>
+
+/**
+ * A list request's stages after its caller is known: the page held for it (pages.ts), where its
+ * statement starts (positions.ts), the page read by `read` (with `pagesDb` by default) and made
+ * exact, then sent, or only its organization's revision read when a held page still stands.
+ */
 export async function respondWithList(
   options: ListOptions, pagesDb: Knex, baseUrl: string, req: IncomingMessage, res: ServerResponse, url: string, organizationId: string, list: ParsedList,
+  read: PageReader = (start, columns) => readPage(pagesDb, organizationId, start, columns),
 ) {
+  const columns = columnsFor(list.attributes)
+  if (!isPlainList(list.filter, list.order)) {
+    const listed = await listJobStatuses(pagesDb, options.positions, organizationId, list.page, list.filter, list.order, { columns })
+    return sendList(options, baseUrl, req, res, url, organizationId, list, listed, undefined, undefined)
+  }
   const { key, held } = await heldPage(options.pages, url, organizationId, baseUrl, list)
-  const listed = await listJobStatuses(pagesDb, options.positions, organizationId, list.page, list.filter, list.order, { columns: columnsFor(list.attributes), held: held?.revision })
+  const start = pageStart(options.positions, organizationId, list.page, held?.revision)
+  const page = await read(start, columns)
+  if (!page) return
+  const listed = await settlePage(pagesDb, options.positions, organizationId, list.page, columns, start, page)
   await sendList(options, baseUrl, req, res, url, organizationId, list, listed, key, held)
+}
+
+/** A read's stages after its caller is known: the job read by `read`, then sent (404 when the organization has none). */
+export async function respondWithRead(db: Knex, baseUrl: string, req: IncomingMessage, res: ServerResponse, url: string, organizationId: string, read: JobReader) {
+  const attributes = selectAttributes(jobStatusResource, parseQueryString(url))
+  const found = await read(columnsFor(attributes))
+  if (!found) return
+  // Another organization's job answers exactly like a missing one (wire contract §2).
+  if (!found.row) throw new NotFound()
+  await sendRead(db, baseUrl, req, res, url, organizationId, found.row, attributes)
 }
 
 export function jobStatusRoutes({ db, baseUrl, positions, pages }: JobStatusRoutesOptions): Router {
@@ -76,11 +109,9 @@ export function jobStatusRoutes({ db, baseUrl, positions, pages }: JobStatusRout
     .get(async (req, res) => {
       const { organizationId } = principalOf(req)
       const id = parseId(req.params.id as string)
-      // Another organization's job answers exactly like a missing one (wire contract §2).
-      const attributes = selectAttributes(jobStatusResource, parseQueryString(req.originalUrl))
-      const row = id === undefined ? undefined : await findJobStatus(db, organizationId, id, columnsFor(attributes))
-      if (!row) throw new NotFound()
-      await sendRead(db, baseUrl(), req, res, req.originalUrl, organizationId, row, attributes)
+      await respondWithRead(db, baseUrl(), req, res, req.originalUrl, organizationId, async (columns) => ({
+        row: id === undefined ? undefined : await findJobStatus(db, organizationId, id, columns),
+      }))
     })
     .all(readOnly)
 
@@ -92,7 +123,7 @@ export function jobStatusRoutes({ db, baseUrl, positions, pages }: JobStatusRout
  * page built from the rows, which is kept (under `key`) for the next request. A client walking
  * every page in order gets the next one built while it reads this one.
  */
-export async function sendList(
+async function sendList(
   options: ListOptions,
   baseUrl: string, req: IncomingMessage, res: ServerResponse, url: string, organizationId: string, list: ParsedList,
   listed: ListedPage, key: string | undefined, held: RenderedPage | undefined,
