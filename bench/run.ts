@@ -104,6 +104,15 @@ async function stop(child: ChildProcess): Promise<void> {
   })
 }
 
+/**
+ * Vacuums the tables the scenarios update, so that every side starts from the same state: a
+ * PostgreSQL with autovacuum off (as on the bench machine) otherwise leaves each side the dead rows
+ * of every write before it, and the hot rows of job_status_counts and rate_limits grow long chains.
+ */
+async function vacuumed(db: Knex): Promise<void> {
+  await db.raw('VACUUM (ANALYZE) job_statuses, job_status_counts, rate_limits, webhook_events, webhook_deliveries')
+}
+
 /** Peak resident set (VmHWM) of a process and of its children, in MB. */
 function peakRss(pid: number): number {
   const pids = [pid]
@@ -360,6 +369,7 @@ async function readsAndPages(databaseUrl: string, db: Knex, data: Dataset, serve
   const rss: Record<string, number> = {}
   const walks: Record<string, { seconds: number; rows: number }> = {}
 
+  await vacuumed(db)
   const baseline = await start(process.execPath, ['--import', 'tsx', 'bench/baseline-server.ts'], { DATABASE_URL: databaseUrl }, /baseline listening on (\S+)/)
   results.baseline = {}
   // A few seconds of every scenario first, so no figure includes the JIT's warm-up.
@@ -375,6 +385,7 @@ async function readsAndPages(databaseUrl: string, db: Knex, data: Dataset, serve
 
   for (const workers of [1, 2]) {
     const label = `server, WORKERS=${workers}`
+    await vacuumed(db)
     const server = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: String(workers) }, /listening on (\S+)/)
     results[label] = {}
     await warmUp(server.url)
@@ -413,10 +424,13 @@ async function readsAndPages(databaseUrl: string, db: Knex, data: Dataset, serve
   ].join('\n')
 }
 
-/** A walk of organization 1 at per_page=100 by links.next: over one keep-alive connection, or a new connection per page. */
-async function walkOver(baseUrl: string, token: string, fresh: boolean): Promise<{ seconds: number; rows: number }> {
-  const agent = fresh ? undefined : new Agent({ keepAlive: true, maxSockets: 1 })
-  const fetchPage = (url: string) =>
+/**
+ * A walk of organization 1 at per_page=100 by links.next: over one keep-alive connection to each of
+ * `servers`, the pages taken from each in turn, or over a new connection per page.
+ */
+async function walkOver(servers: string[], token: string, fresh: boolean): Promise<{ seconds: number; rows: number }> {
+  const agents = servers.map(() => (fresh ? undefined : new Agent({ keepAlive: true, maxSockets: 1 })))
+  const fetchPage = (url: string, agent: Agent | undefined) =>
     new Promise<{ data: unknown[]; links: { next?: string } }>((resolve, reject) => {
       get(url, { agent: agent ?? false, headers: { Authorization: `Bearer ${token}` } }, (res) => {
         const chunks: Buffer[] = []
@@ -426,14 +440,16 @@ async function walkOver(baseUrl: string, token: string, fresh: boolean): Promise
       }).on('error', reject)
     })
   const started = performance.now()
-  let next: string | undefined = `${baseUrl}/calendar/v2/job_statuses?per_page=100`
+  let next: string | undefined = `${servers[0]}/calendar/v2/job_statuses?per_page=100`
   let rows = 0
-  while (next) {
-    const body = await fetchPage(next)
+  for (let page = 0; next; page++) {
+    // Each server's links name itself: the next page is asked of the next server in turn.
+    const at = page % servers.length
+    const body = await fetchPage(`${servers[at]}${new URL(next).pathname}${new URL(next).search}`, agents[at])
     rows += body.data.length
     next = body.links.next
   }
-  agent?.destroy()
+  for (const agent of agents) agent?.destroy()
   return { seconds: (performance.now() - started) / 1000, rows }
 }
 
@@ -472,9 +488,11 @@ async function trafficFigures(databaseUrl: string, db: Knex, data: Dataset, serv
   // them weighs on both sides alike; each figure is the mean of the rounds.
   const rounds: Array<{ theirs: Awaited<ReturnType<typeof measure>>; ours: Awaited<ReturnType<typeof measure>> }> = []
   for (let round = 1; round <= ROUNDS; round++) {
+    await vacuumed(db)
     const reference = await start(process.execPath, ['--import', 'tsx', 'bench/baseline-server.ts'], { DATABASE_URL: databaseUrl }, /baseline listening on (\S+)/)
     const theirs = await measure(reference.url, `round ${round}, reference`)
     await stop(reference.child)
+    await vacuumed(db)
     const server = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: '1' }, /listening on (\S+)/)
     const ours = await measure(server.url, `round ${round}, server`)
     await stop(server.child)
@@ -489,13 +507,17 @@ async function trafficFigures(databaseUrl: string, db: Knex, data: Dataset, serv
   for (const name of names) console.log(`${name}: server/reference by round ${rounds.map((round) => fmt(round.ours.figures[name]!.rps / round.theirs.figures[name]!.rps, 2)).join(', ')}`)
 
   // Walks: the three ways in turn, three times, each figure the median, with both servers up throughout.
+  await vacuumed(db)
   const single = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: '1' }, /listening on (\S+)/)
+  const other = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: '1' }, /listening on (\S+)/)
   const pair = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: '2' }, /listening on (\S+)/)
+  const token = data.largeTokens[0]!
   const ways: Array<[string, () => Promise<{ seconds: number; rows: number }>]> = [
-    ['1, one connection', () => walkOver(single.url, data.largeTokens[0]!, false)],
-    ['1, a connection per page', () => walkOver(single.url, data.largeTokens[0]!, true)],
-    ['2, one connection', () => walkOver(pair.url, data.largeTokens[0]!, false)],
-    ['2, a connection per page', () => walkOver(pair.url, data.largeTokens[0]!, true)],
+    ['1, one connection', () => walkOver([single.url], token, false)],
+    ['two servers in turn', () => walkOver([single.url, other.url], token, false)],
+    ['1, a connection per page', () => walkOver([single.url], token, true)],
+    ['2, one connection', () => walkOver([pair.url], token, false)],
+    ['2, a connection per page', () => walkOver([pair.url], token, true)],
   ]
   for (const [, walk] of ways) await walk()
   const timed: Record<string, Array<{ seconds: number; rows: number }>> = {}
@@ -503,6 +525,7 @@ async function trafficFigures(databaseUrl: string, db: Knex, data: Dataset, serv
   const walks = Object.fromEntries(Object.entries(timed).map(([way, all]) => [way, all.sort((a, b) => a.seconds - b.seconds)[1]!]))
   console.log(`walks (s): ${Object.entries(timed).map(([way, all]) => `${way}: ${all.map((w) => fmt(w.seconds, 2)).join(', ')}`).join('; ')}`)
   await stop(single.child)
+  await stop(other.child)
   await stop(pair.child)
 
   console.log('pgbench: the progress report statement')
@@ -532,7 +555,7 @@ async function trafficFigures(databaseUrl: string, db: Knex, data: Dataset, serv
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
     '',
-    `Walk of organization 1 (${fmt(walks['1, one connection']!.rows)} rows, per_page=100) by \`links.next\`, median of three walks each, taken in turn: one process over one keep-alive connection ${w('1, one connection')}; WORKERS=2 over one keep-alive connection ${w('2, one connection')}; WORKERS=2 with a new connection per page, so pages alternate between the processes, ${w('2, a connection per page')} (one process with a new connection per page: ${w('1, a connection per page')}).`,
+    `Walk of organization 1 (${fmt(walks['1, one connection']!.rows)} rows, per_page=100) by \`links.next\`, median of three walks each, taken in turn: one process over one keep-alive connection ${w('1, one connection')}; WORKERS=2 over one keep-alive connection ${w('2, one connection')}; pages alternating between two servers (WORKERS=1 each, on one database), over a keep-alive connection to each, ${w('two servers in turn')}; WORKERS=2 with a new connection per page, so pages alternate between the processes, ${w('2, a connection per page')}, against ${w('1, a connection per page')} for one process with a new connection per page.`,
   ].join('\n')
 }
 
@@ -558,6 +581,7 @@ async function cacheFigures(db: Knex, data: Dataset, serverEnv: Record<string, s
     positions: ['list, organization 1, offset 190,000', 'mixed: 40% reads, 40% pages, 10% progress, 10% PATCH'],
   }
   const run = async (cachesOff: string, names: string[]) => {
+    await vacuumed(db)
     const server = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: '1', CACHES_OFF: cachesOff }, /listening on (\S+)/)
     for (const name of names) await load(server.url, picks[name]!, 2)
     const figures: Record<string, Load> = {}
@@ -565,24 +589,25 @@ async function cacheFigures(db: Knex, data: Dataset, serverEnv: Record<string, s
       console.log(`caches off: ${cachesOff || 'none'}: ${name}`)
       figures[name] = await load(server.url, picks[name]!)
     }
-    await walkOver(server.url, data.largeTokens[0]!, false)
-    const walked = await walkOver(server.url, data.largeTokens[0]!, false)
+    await walkOver([server.url], data.largeTokens[0]!, false)
+    const walked = await walkOver([server.url], data.largeTokens[0]!, false)
     await stop(server.child)
     return { figures, walk: walked.seconds }
   }
   /** A walk whose pages alternate between two processes: the walk pages built ahead serve besides one over one connection. */
   const alternatingWalk = async (cachesOff: string) => {
     const server = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: '2', CACHES_OFF: cachesOff }, /listening on (\S+)/)
-    await walkOver(server.url, data.largeTokens[0]!, true)
-    const walked = await walkOver(server.url, data.largeTokens[0]!, true)
+    await walkOver([server.url], data.largeTokens[0]!, true)
+    const walked = await walkOver([server.url], data.largeTokens[0]!, true)
     await stop(server.child)
     return walked.seconds
   }
-  const everything = [...new Set(Object.values(affected).flat())]
-  const on = await run('', everything)
+  // Each cache's "off" figures right after "all on" ones for the same scenarios: measured side by
+  // side, so that the machine's drift over the run weighs on neither.
   const alternating = { on: await alternatingWalk(''), off: await alternatingWalk('pages_ahead') }
   const rows: string[] = []
   for (const cache of CACHE_NAMES) {
+    const on = await run('', affected[cache])
     const off = await run(cache, affected[cache])
     for (const name of affected[cache]) {
       const a = on.figures[name]!
@@ -595,7 +620,7 @@ async function cacheFigures(db: Knex, data: Dataset, serverEnv: Record<string, s
     }
   }
   return [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; ${CONNECTIONS} connections, ${DURATION} s per scenario, one server process (WORKERS=1) started afresh for each line's "off" figures with \`CACHES_OFF=<cache>\`.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; ${CONNECTIONS} connections, ${DURATION} s per scenario, one server process (WORKERS=1) with all caches on, then one with \`CACHES_OFF=<cache>\`, measured one after the other for each cache.`,
     '',
     '| cache | scenario | rps, all caches | p99 ms | rps, this cache off | p99 ms | gain |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: |',

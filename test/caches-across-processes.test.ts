@@ -68,7 +68,7 @@ describe('caches across processes', { skip }, () => {
     assert.equal((await request(reader.url, LIST, { token })).status, 401)
   })
 
-  it('held pages, pages built ahead and page positions: a page shows another server’s write at once', async () => {
+  it('held pages and pages built ahead: a page shows another server’s write at once', async () => {
     const tenant = await createTenant(writer.db)
     const write = await writerFor(tenant)
     const ids = await insertJobStatuses(writer.db, tenant.organizationId, 120)
@@ -86,12 +86,40 @@ describe('caches across processes', { skip }, () => {
     assert.equal(after[2].data.find((row: { id: string }) => row.id === ids[60]).attributes.message, 'changed elsewhere')
     assert.equal(after[0].meta.total_count, 121)
     assert.equal(after[4].data.at(-1).attributes.message, 'added elsewhere')
-    // A job deleted elsewhere moves every later row up one place: the positions follow.
+    // A job deleted elsewhere moves every later row up one place.
     await writer.db('job_statuses').where({ id: ids[10] }).delete()
     const shifted = await walk()
     assert.equal(shifted[0].meta.total_count, 120)
     assert.equal(shifted[0].data[10].id, ids[11])
     assert.equal(shifted[1].data[0].id, ids[26])
+  })
+
+  it('page positions: a deep page follows another process’s deletes and another server’s creates at once', async () => {
+    const tenant = await createTenant(writer.db)
+    const write = await writerFor(tenant)
+    const ids = await insertJobStatuses(writer.db, tenant.organizationId, 1_300)
+    const deep = async (offset: number) => (await request(reader.url, `${LIST}?offset=${offset}`, { token: tenant.token })).json
+    const positionHits = async () => {
+      const text = await (await fetch(`${reader.url}/metrics`)).text()
+      return Number(/^pco_cache_lookups_total\{cache="positions",result="hit"\} (\d+)/m.exec(text)?.[1] ?? 0)
+    }
+    // The first deep page takes the organization's positions; the next pages start from them.
+    assert.equal((await deep(1_200)).data[0].id, ids[1_200])
+    const hits = await positionHits()
+    assert.equal((await deep(1_225)).data[0].id, ids[1_225])
+    assert.ok((await positionHits()) > hits, 'the reader started the page from its positions')
+    // A job deleted through another connection moves every later row up one place.
+    await writer.db('job_statuses').where({ id: ids[5] }).delete()
+    const shifted = await deep(1_200)
+    assert.equal(shifted.meta.total_count, 1_299)
+    assert.equal(shifted.data[0].id, ids[1_201])
+    assert.equal((await deep(1_225)).data[0].id, ids[1_226])
+    // A job created through the other server is the last row at once.
+    assert.equal(await write('POST', '/jobs/v1/job_statuses', { message: 'added elsewhere' }), 201)
+    const last = await deep(1_275)
+    assert.equal(last.meta.total_count, 1_300)
+    assert.equal(last.data.length, 25)
+    assert.equal(last.data.at(-1).attributes.message, 'added elsewhere')
   })
 
   it('reads: a read shows another server’s write at once', async () => {

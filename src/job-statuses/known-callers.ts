@@ -9,20 +9,20 @@ import { applyWindow, type RateLimitRules } from '../auth/rate-limit'
 import { digestSecret } from '../auth/secrets'
 import { resolveVersion } from '../http/api-version'
 import { setSharedHeaders } from '../http/cors'
+import { sendResponse } from '../http/idempotency'
+import { isPlainJsonBody, readJsonBody } from '../http/json-body'
+import { setRoute } from '../http/metrics'
 import { sendFailure } from '../http/render-error'
 import { beginRequestLog } from '../http/request-log'
+import { JSON_API_CONTENT_TYPE } from '../jsonapi/document'
 import { parseId } from '../jsonapi/format'
+import type { JobChange } from './commands'
 import { isPlainList } from './query'
 import type { ReadBatcher } from './read-batch'
 import { JOB_STATUSES_PATH } from './resource'
 import { parseList, respondWithList, respondWithRead, type JobStatusRoutesOptions, type ParsedList } from './routes'
-import type { JobChange } from './commands'
 import type { WriteBatcher } from './write-batch'
 import { jobChanger, JOBS_PATH, patchOf, progressOf } from './write-routes'
-import { isPlainJsonBody, readJsonBody } from '../http/json-body'
-import { sendResponse } from '../http/idempotency'
-import { JSON_API_CONTENT_TYPE } from '../jsonapi/document'
-import { setRoute } from '../http/metrics'
 
 export interface KnownCallerOptions extends JobStatusRoutesOptions {
   /** The connections that count requests, where the hot statements run (see openCounterDatabase). */
@@ -92,7 +92,7 @@ const idIn = (pattern: RegExp, path: string) => {
  * The hot requests of a bearer token this process has already seen valid: GET (or HEAD) of a plain
  * job status list or of one job status, and a job's progress report or PATCH. The token is re-checked
  * and the request counted in a statement shared with the requests that arrive together
- * (read-batch.ts, which also reads a job); a write joins the writes that arrive together
+ * (read-batch.ts, which also reads the job or the page); a write joins the writes that arrive together
  * (write-batch.ts). The answer is written without the Express app's middleware chain, which cost a
  * measurable share of these requests (docs/performance.md); its headers are the chain's own, set by
  * the same functions, and it passes through the routes' own stages (routes.ts respondWithList and

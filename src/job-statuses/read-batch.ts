@@ -37,10 +37,10 @@ const MAX_BATCH = 64
 
 /**
  * Every request of a known caller re-checks its token (still there, unrevoked, unexpired) and is
- * counted for the rate limit; a read also reads its job, a list its page. The requests that arrive in
- * one turn of the event loop share one statement. Every request still gets its own place in its person's count, in
- * arrival order: a person's k requests add k to the window at once and are numbered count - k + 1 …
- * count. Under load this spends one write transaction and one round trip on several requests
+ * counted for the rate limit; a read also reads its job, a list its page. The requests that arrive
+ * in one turn of the event loop share one statement (one for reads and counts, one for pages). Every
+ * request still gets its own place in its person's count, in arrival order: a person's k requests
+ * add k to the window at once and are numbered count - k + 1 … count. Under load this spends one write transaction and one round trip on several requests
  * instead of one each, and a person's concurrent requests stop queueing on their rate-limit row.
  */
 export class ReadBatcher {
@@ -53,7 +53,7 @@ export class ReadBatcher {
   ) {}
 
   /** Re-checks the token with `digest` and counts the request, with nothing to read: a write's check. */
-  async count(digest: string, organizationId: string): Promise<Checked> {
+  count(digest: string, organizationId: string): Promise<Checked> {
     return this.enqueue(digest, organizationId, { id: null }, 'id', (_rows, at) => ({ at }))
   }
 
