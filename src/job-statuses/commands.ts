@@ -2,8 +2,8 @@
 // Each is one statement or one transaction, scoped to the organization, returning the row as committed.
 import type { Knex } from 'knex'
 import { Conflict, Unprocessable } from '../jsonapi/errors'
-import { sourcesOf, stampsFor, TRANSITIONS, type Status } from './lifecycle'
 import { runStatement } from '../db/prepared'
+import { sourcesOf, stampsFor, TRANSITIONS, type Status } from './lifecycle'
 import { COLUMNS, fromDatabase, type JobStatusRow } from './query'
 
 export interface Output {
@@ -165,12 +165,6 @@ export async function refusal(db: Knex, change: JobChange): Promise<undefined> {
     throw new Unprocessable('/data/attributes/increment', `progress may not pass total: it would be ${state.progress + increment} of ${state.total}`, 'progress_above_total')
   }
   throw new Unprocessable('/data/attributes/increment', `progress can reach at most ${MAX_COUNT}; it is ${state.progress}`, 'out_of_range')
-}
-
-/** Applies one change; the job as changed, undefined when it is missing, or the refusal thrown. */
-export async function changeJobStatus(db: Knex, change: JobChange, now: Date): Promise<JobStatusRow | undefined> {
-  const [row] = await changeJobStatuses(db, [change], now)
-  return row ?? refusal(db, change)
 }
 
 /** Appends per-task results and counts them, in one transaction. */
