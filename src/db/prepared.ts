@@ -9,6 +9,10 @@ export interface PreparedStatement {
   readonly text: string
   /** The placeholder's name for each `$n`, in order. */
   readonly parameters: readonly string[]
+  /** The text with `?` for Knex, which binds by position: a name used twice takes its value twice. */
+  readonly positional: string
+  /** The placeholder's name for each `?`, in order. */
+  readonly occurrences: readonly string[]
 }
 
 // `:name`, but not the second colon of a `::type` cast.
@@ -26,8 +30,13 @@ export function prepare(sql: string): PreparedStatement {
       parameters.push(name)
       return `$${parameters.length}`
     })
+    const occurrences: string[] = []
+    const positional = sql.replace(PLACEHOLDER, (_, name: string) => {
+      occurrences.push(name)
+      return '?'
+    })
     // Two texts never share a name: PostgreSQL keeps one statement per name and connection.
-    statement = { name: `pco_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`, text, parameters }
+    statement = { name: `pco_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`, text, parameters, positional, occurrences }
     statements.set(sql, statement)
   }
   return statement
@@ -51,10 +60,7 @@ interface ConnectionPool {
  */
 export async function runPrepared<Row>(db: Database, sql: string, bindings: Record<string, unknown>): Promise<Row[]> {
   const statement = prepare(sql)
-  const values = statement.parameters.map((name) => {
-    if (!(name in bindings)) throw new Error(`no value for :${name}`)
-    return bindings[name]
-  })
+  const values = valuesOf(statement.parameters, bindings)
   const pool = db.client as unknown as ConnectionPool
   const connection = await pool.acquireConnection()
   try {
@@ -73,12 +79,14 @@ export async function runPrepared<Row>(db: Database, sql: string, bindings: Reco
  */
 export async function runStatement<Row>(db: Knex, sql: string, bindings: Record<string, unknown>): Promise<Row[]> {
   if (!db.isTransaction) return runPrepared<Row>(db, sql, bindings)
-  // Knex binds `?` by position: a name used twice takes its value twice.
-  const values: unknown[] = []
-  const text = sql.replace(PLACEHOLDER, (_, name: string) => {
-    values.push(bindings[name])
-    return '?'
-  })
-  const { rows } = (await db.raw(text, values as Knex.RawBinding[])) as { rows: Row[] }
+  const statement = prepare(sql)
+  const { rows } = (await db.raw(statement.positional, valuesOf(statement.occurrences, bindings) as Knex.RawBinding[])) as { rows: Row[] }
   return rows
+}
+
+function valuesOf(names: readonly string[], bindings: Record<string, unknown>): unknown[] {
+  return names.map((name) => {
+    if (!(name in bindings)) throw new Error(`no value for :${name}`)
+    return bindings[name]
+  })
 }

@@ -32,6 +32,22 @@ interface Pending {
   reject(error: unknown): void
 }
 
+/** One of the two shared statements: its text for the columns shown, and what each request binds to it. */
+interface Statement {
+  text(columns: string): string
+  bindings(batch: Pending[]): Record<string, unknown[]>
+}
+
+/** The statement's text per columns shown: built once, as the requests that share it repeat it. */
+function memoized(build: (columns: string) => string): (columns: string) => string {
+  const texts = new Map<string, string>()
+  return (columns) => {
+    let text = texts.get(columns)
+    if (text === undefined) texts.set(columns, (text = build(columns)))
+    return text
+  }
+}
+
 /** Reads one statement answers at most; more wait for the next. */
 const MAX_BATCH = 64
 
@@ -40,11 +56,13 @@ const MAX_BATCH = 64
  * counted for the rate limit; a read also reads its job, a list its page. The requests that arrive
  * in one turn of the event loop share one statement (one for reads and counts, one for pages). Every
  * request still gets its own place in its person's count, in arrival order: a person's k requests
- * add k to the window at once and are numbered count - k + 1 … count. Under load this spends one write transaction and one round trip on several requests
- * instead of one each, and a person's concurrent requests stop queueing on their rate-limit row.
+ * add k to the window at once and are numbered count - k + 1 … count. Under load this spends one write
+ * transaction and one round trip on several requests instead of one each, and a person's concurrent
+ * requests stop queueing on their rate-limit row.
  */
 export class ReadBatcher {
-  private readonly pending = new Map<string, Pending[]>()
+  /** Requests waiting for the next turn, by statement and then by the columns they show. */
+  private readonly pending = new Map<Statement, Map<string, Pending[]>>([[READS, new Map()], [PAGES, new Map()]])
 
   constructor(
     private readonly db: Knex,
@@ -54,12 +72,12 @@ export class ReadBatcher {
 
   /** Re-checks the token with `digest` and counts the request, with nothing to read: a write's check. */
   count(digest: string, organizationId: string): Promise<Checked> {
-    return this.enqueue(digest, organizationId, { id: null }, 'id', (_rows, at) => ({ at }))
+    return this.enqueue(READS, 'id', { digest, organizationId, what: { id: null } }, (_rows, at) => ({ at }))
   }
 
   /** Reads job `id` of `organizationId` (showing `columns`) for the token with `digest`. */
   read(digest: string, organizationId: string, id: string, columns: string): Promise<CheckedRead> {
-    return this.enqueue(digest, organizationId, { id }, columns, (rows, at) => {
+    return this.enqueue(READS, columns, { digest, organizationId, what: { id } }, (rows, at) => {
       const [row] = rows
       return { row: row && row.id !== null ? fromDatabase(row) : undefined, at }
     })
@@ -67,25 +85,24 @@ export class ReadBatcher {
 
   /** Reads a plain page of `organizationId` from `start` (showing `columns`) for the token with `digest`. */
   page(digest: string, organizationId: string, start: PageStart, columns: string): Promise<CheckedPage> {
-    return this.enqueue(digest, organizationId, { page: start }, columns, (rows, at) => ({ page: pageOf(rows as PageRow[], start), at }))
+    return this.enqueue(PAGES, columns, { digest, organizationId, what: { page: start } }, (rows, at) => ({ page: pageOf(rows as PageRow[], start), at }))
   }
 
   private enqueue<T extends Checked>(
-    digest: string, organizationId: string, what: Pending['what'], columns: string,
+    statement: Statement, columns: string, request: Pick<Pending, 'digest' | 'organizationId' | 'what'>,
     answer: (rows: Array<Record<string, unknown>>, at: Date) => T,
   ): Promise<T> {
-    // Reads and pages are different statements, each shared by the requests that show the same columns.
-    const key = `${'page' in what ? 'page' : 'read'} ${columns}`
+    const waiting = this.pending.get(statement)!
     return new Promise((resolve, reject) => {
-      let queue = this.pending.get(key)
+      let queue = waiting.get(columns)
       if (!queue) {
         queue = []
-        this.pending.set(key, queue)
+        waiting.set(columns, queue)
         // After the I/O of this turn: every request read from the sockets in it joins the batch.
-        setImmediate(() => this.flush(key))
+        setImmediate(() => this.flush(statement, columns))
       }
       queue.push({
-        digest, organizationId, what, reject,
+        ...request, reject,
         resolve: (rows, at) => {
           const window = checkedWindow(rows[0])
           // Nothing read is given out for a token no longer in force.
@@ -95,33 +112,28 @@ export class ReadBatcher {
     })
   }
 
-  private flush(key: string): void {
-    const queue = this.pending.get(key)
-    this.pending.delete(key)
+  private flush(statement: Statement, columns: string): void {
+    const waiting = this.pending.get(statement)!
+    const queue = waiting.get(columns)
+    waiting.delete(columns)
     if (!queue) return
-    const [kind, columns] = [key.slice(0, 4), key.slice(5)]
     for (let start = 0; start < queue.length; start += MAX_BATCH) {
       const batch = queue.slice(start, start + MAX_BATCH)
-      this.run(kind === 'page' ? PAGE_STATEMENT(columns) : READ_STATEMENT(columns), batch).catch((error: unknown) => {
+      this.run(statement, columns, batch).catch((error: unknown) => {
         for (const request of batch) request.reject(error)
       })
     }
   }
 
-  private async run(sql: string, batch: Pending[]): Promise<void> {
+  private async run(statement: Statement, columns: string, batch: Pending[]): Promise<void> {
     const at = this.now()
-    const pages = batch.map((request) => ('page' in request.what ? request.what.page : undefined))
     const rows = await runPrepared<Record<string, unknown>>(
       this.db,
-      sql,
+      statement.text(columns),
       windowBindings(at, this.periodSeconds, {
         digests: batch.map((request) => request.digest),
         organizations: batch.map((request) => request.organizationId),
-        ids: batch.map((request) => ('id' in request.what ? request.what.id : null)),
-        fromIds: pages.map((page) => page?.fromId ?? null),
-        skips: pages.map((page) => page?.skip ?? null),
-        limits: pages.map((page) => page?.limit ?? null),
-        helds: pages.map((page) => page?.held ?? null),
+        ...statement.bindings(batch),
       }),
     )
     const byPlace = new Map<number, Array<Record<string, unknown>>>()
@@ -156,7 +168,7 @@ const CHECKED = (inputs: string, arrays: string) => `WITH input AS (
   SELECT i.n, counted.count - k.requests + k.place AS caller_count, counted.window_started_at AS caller_window_started_at`
 
 /** Each request's job, by :ids (none for a count alone). Nothing is read for a token no longer in force. */
-const READ_STATEMENT = (columns: string) => `${CHECKED('job_id', ':ids::bigint[]')}, j.*
+const readText = (columns: string) => `${CHECKED('job_id', ':ids::bigint[]')}, j.*
   FROM input AS i
   LEFT JOIN callers AS k ON k.n = i.n
   LEFT JOIN counted ON counted.key = 'person:' || k.person_id
@@ -166,7 +178,7 @@ const READ_STATEMENT = (columns: string) => `${CHECKED('job_id', ':ids::bigint[]
   ORDER BY i.n`
 
 /** Each request's page (query.ts PAGE_ROWS), from :fromIds, :skips, :limits and :helds. */
-const PAGE_STATEMENT = (columns: string) => `${CHECKED('from_id, skip, page_limit, held', ':fromIds::bigint[], :skips::bigint[], :limits::integer[], :helds::bigint[]')},
+const pageText = (columns: string) => `${CHECKED('from_id, skip, page_limit, held', ':fromIds::bigint[], :skips::bigint[], :limits::integer[], :helds::bigint[]')},
          ${PAGE_COUNTS}, j.*
   FROM input AS i
   LEFT JOIN callers AS k ON k.n = i.n
@@ -174,3 +186,21 @@ const PAGE_STATEMENT = (columns: string) => `${CHECKED('from_id, skip, page_limi
   LEFT JOIN job_status_counts AS c ON k.person_id IS NOT NULL AND c.organization_id = i.organization_id
   LEFT JOIN LATERAL (${PAGE_ROWS(columns, { fromId: 'i.from_id', skip: 'i.skip', limit: 'i.page_limit', held: 'i.held' })}) AS j ON true
   ORDER BY i.n, j.id`
+
+const READS: Statement = {
+  text: memoized(readText),
+  bindings: (batch) => ({ ids: batch.map((request) => ('id' in request.what ? request.what.id : null)) }),
+}
+
+const PAGES: Statement = {
+  text: memoized(pageText),
+  bindings: (batch) => {
+    const pages = batch.map((request) => ('page' in request.what ? request.what.page : undefined))
+    return {
+      fromIds: pages.map((page) => page?.fromId ?? null),
+      skips: pages.map((page) => page?.skip ?? null),
+      limits: pages.map((page) => page?.limit ?? null),
+      helds: pages.map((page) => page?.held ?? null),
+    }
+  },
+}
