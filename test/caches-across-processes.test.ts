@@ -68,6 +68,15 @@ describe('caches across processes', { skip }, () => {
     assert.equal((await request(reader.url, LIST, { token })).status, 401)
   })
 
+  it('known tokens: a personal access token revoked in another process is refused at the next request', async () => {
+    const tenant = await createTenant(writer.db)
+    const [id] = await insertJobStatuses(writer.db, tenant.organizationId, 1)
+    for (let i = 0; i < 3; i++) assert.equal((await request(reader.url, `${LIST}/${id}`, { basic: tenant.pat })).status, 200)
+    await writer.db('personal_access_tokens').where({ app_id: tenant.pat.appId }).update({ revoked_at: new Date() })
+    assert.equal((await request(reader.url, `${LIST}/${id}`, { basic: tenant.pat })).status, 401)
+    assert.equal((await request(reader.url, LIST, { basic: tenant.pat })).status, 401)
+  })
+
   it('held pages and pages built ahead: a page shows another server’s write at once', async () => {
     const tenant = await createTenant(writer.db)
     const write = await writerFor(tenant)

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { createTenant, createToken } from './support/factories'
+import { cacheHits } from './support/http'
 import { startTestServer, type TestServer } from './support/server'
 
 let server: TestServer
@@ -50,13 +51,6 @@ async function caller(count: number, attributes: Record<string, unknown> = {}) {
   return { ...tenant, token, ids }
 }
 
-/** How many known tokens the server has found so far (its /metrics). */
-async function knownTokenHits(): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text()
-  const line = text.split('\n').find((l) => l.startsWith('pco_cache_lookups_total{') && l.includes('cache="known_tokens"') && l.includes('result="hit"'))
-  return line ? Number(line.split(' ').pop()) : 0
-}
-
 /** Headers that differ between any two answers. */
 const VARYING = new Set(['date', 'x-request-id', 'x-pco-api-request-rate-count', 'content-length', 'etag'])
 const headersOf = (answer: Answer) => [...answer.headers].filter(([name]) => !VARYING.has(name))
@@ -81,10 +75,10 @@ describe("a known caller's writes", () => {
     for (const [method, path, body] of writes) {
       // A token the app has not seen: the app answers and remembers it.
       const token = await createToken(server.db, first.personId, { scopes: ['jobs'] })
-      const hitsBefore = await knownTokenHits()
+      const hitsBefore = await cacheHits(server.url, 'known_tokens')
       const byApp = await send(token, method, path(a), body)
       const ahead = await send(known, method, path(b), body)
-      assert.ok((await knownTokenHits()) > hitsBefore, `${method} ${path('{id}')}: the known token answered ahead of the app`)
+      assert.ok((await cacheHits(server.url, 'known_tokens')) > hitsBefore, `${method} ${path('{id}')}: the known token answered ahead of the app`)
       assert.equal(ahead.status, byApp.status, `${method} ${path('{id}')} ${body}: ${ahead.text}`)
       assert.deepEqual(headersOf(ahead), headersOf(byApp), `${method} ${path('{id}')}`)
       const same = (text: string) => text.replaceAll(`/${a}`, '/ID').replaceAll(`"${a}"`, '"ID"').replaceAll(`/${b}`, '/ID').replaceAll(`"${b}"`, '"ID"')

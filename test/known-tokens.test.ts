@@ -2,11 +2,12 @@
 // change to it must still take effect at the very next request, and each request must count once.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { digestSecret } from '../src/auth/secrets'
+import { createPersonalAccessToken } from '../src/auth/credentials'
+import { bearerCredential } from '../src/auth/presented'
 import { columnsFor } from '../src/job-statuses/query'
 import { ReadBatcher } from '../src/job-statuses/read-batch'
 import { createTenant, createToken, insertJobStatuses } from './support/factories'
-import { request } from './support/http'
+import { cacheHits, request } from './support/http'
 import { startTestServer, type TestServer } from './support/server'
 
 let server: TestServer
@@ -118,12 +119,12 @@ describe('a token the server already knows', () => {
     const columns = columnsFor(['status'])
     // Asked in one turn of the event loop, so one statement answers them all.
     const answers = await Promise.all([
-      reads.read(digestSecret(first.token), first.organizationId, first.ids[0]!, columns),
-      reads.read(digestSecret(second.token), second.organizationId, second.ids[0]!, columns),
-      reads.read(digestSecret(first.token), first.organizationId, '999999999999', columns),
-      reads.read(digestSecret('not a token'), first.organizationId, first.ids[1]!, columns),
-      reads.read(digestSecret(first.token), first.organizationId, second.ids[1]!, columns),
-      reads.read(digestSecret(second.token), second.organizationId, second.ids[2]!, columns),
+      reads.read(bearerCredential(first.token), first.organizationId, first.ids[0]!, columns),
+      reads.read(bearerCredential(second.token), second.organizationId, second.ids[0]!, columns),
+      reads.read(bearerCredential(first.token), first.organizationId, '999999999999', columns),
+      reads.read(bearerCredential('not a token'), first.organizationId, first.ids[1]!, columns),
+      reads.read(bearerCredential(first.token), first.organizationId, second.ids[1]!, columns),
+      reads.read(bearerCredential(second.token), second.organizationId, second.ids[2]!, columns),
     ])
     assert.deepEqual(answers.map((answer) => answer.window?.count), [2, 2, 3, undefined, 4, 3])
     assert.deepEqual(answers.map((answer) => answer.row?.id), [first.ids[0], second.ids[0], undefined, undefined, undefined, second.ids[2]])
@@ -144,5 +145,56 @@ describe('a token the server already knows', () => {
         assert.equal(known.headers.get(header), ordinary.headers.get(header), `${path} ${header}`)
       }
     }
+  })
+})
+
+describe('a personal access token the server already knows', () => {
+  /** A personal access token that has answered once, so this process knows it. */
+  async function knownPat() {
+    const tenant = await createTenant(server.db, server.clock.now())
+    const ids = await insertJobStatuses(server.db, tenant.organizationId, 3)
+    assert.equal((await request(server.url, LIST, { basic: tenant.pat })).status, 200)
+    server.clock.advance(20_000)
+    return { ...tenant, ids }
+  }
+
+  it('is answered ahead of the app, exactly as the ordinary path answers', async () => {
+    const { pat, personId, ids } = await knownPat()
+    for (const path of [LIST, `${LIST}?per_page=2&offset=1`, `${LIST}/${ids[0]}?fields[JobStatus]=status,progress`, `${LIST}/${ids[0]}`]) {
+      // A personal access token new to the server takes the ordinary path; `pat` the known one.
+      const ordinary = await request(server.url, path, { basic: await createPersonalAccessToken(server.db, personId) })
+      server.clock.advance(20_000)
+      const hits = await cacheHits(server.url, 'known_tokens')
+      const known = await request(server.url, path, { basic: pat })
+      server.clock.advance(20_000)
+      assert.ok((await cacheHits(server.url, 'known_tokens')) > hits, `${path}: answered as a known caller`)
+      assert.equal(known.status, ordinary.status, path)
+      assert.equal(known.text, ordinary.text, path)
+      for (const header of ['etag', 'content-type', 'cache-control', 'x-pco-api-processed-as-version', 'x-pco-api-auth-method', 'x-pco-api-request-rate-limit', 'x-pco-api-request-rate-count']) {
+        assert.equal(known.headers.get(header), ordinary.headers.get(header), `${path} ${header}`)
+      }
+    }
+  })
+
+  it('is refused at the next list and read once revoked, and with a wrong secret', async () => {
+    const { pat, ids } = await knownPat()
+    assert.equal((await request(server.url, `${LIST}?per_page=1`, { basic: { appId: pat.appId, secret: 'not its secret' } })).status, 401)
+    assert.equal((await request(server.url, `${LIST}/${ids[0]}`, { basic: pat })).status, 200)
+    await server.db('personal_access_tokens').where({ app_id: pat.appId }).update({ revoked_at: server.clock.now() })
+    for (const path of [LIST, `${LIST}/${ids[0]}`]) {
+      const reply = await request(server.url, path, { basic: pat })
+      assert.equal(reply.status, 401, path)
+      assert.equal(reply.headers.get('x-pco-api-auth-method'), 'HTTPBasic')
+    }
+  })
+
+  it('shares its person\'s rate-limit count with the person\'s bearer tokens', async () => {
+    const { pat, token } = await knownPat()
+    // knownPat's request was 1 in a window since closed; the bearer token is new to the server.
+    const counts = []
+    for (const credentials of [{ basic: pat }, { token }, { basic: pat }, { token }]) {
+      counts.push((await request(server.url, LIST, credentials)).headers.get('x-pco-api-request-rate-count'))
+    }
+    assert.deepEqual(counts, ['1', '2', '3', '4'])
   })
 })

@@ -8,10 +8,10 @@ import { findAccessTokenAndCount, findPersonalAccessToken } from './credentials'
 import { clientAddress, type FailureThrottle } from './failure-throttle'
 import type { Window } from './rate-limit'
 import type { KnownTokens } from './known-tokens'
-import { digestSecret, secretMatches } from './secrets'
-import { isStorableText } from '../db/storable'
+import { basicCredential, bearerCredential, parseBasic, type AuthMethod } from './presented'
+import { secretMatches } from './secrets'
 
-export type AuthMethod = 'OAuth2' | 'HTTPBasic'
+export type { AuthMethod } from './presented'
 
 export interface Principal {
   readonly personId: string
@@ -44,17 +44,6 @@ export function authMethodOf(req: Request): AuthMethod | 'None' {
   return 'None'
 }
 
-function parseBasic(header: string): { appId: string; secret: string } | undefined {
-  const match = /^\s*basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header)
-  if (!match) return undefined
-  const decoded = Buffer.from(match[1] as string, 'base64').toString('utf8')
-  const colon = decoded.indexOf(':')
-  if (colon <= 0) return undefined
-  const appId = decoded.slice(0, colon)
-  // An id the database cannot hold (U+0000) names no token: refused like any unknown one.
-  return isStorableText(appId) ? { appId, secret: decoded.slice(colon + 1) } : undefined
-}
-
 /** passport-http-bearer reports a failure as an RFC 6750 challenge; its error_description is the hint. */
 function hintOf(challenge: unknown): UnauthorizedHint {
   const description = typeof challenge === 'string' ? /error_description="([A-Z]+)"/.exec(challenge)?.[1] : undefined
@@ -72,7 +61,7 @@ export interface AuthenticateOptions {
   /** Where a valid bearer token's request is counted, in the same statement as its lookup. */
   counters: Knex
   rateLimitPeriod: number
-  /** Where a valid bearer token is remembered, for routes that re-check it in their own statement. */
+  /** Where a valid credential is remembered, for routes that re-check it in their own statement. */
   knownTokens?: KnownTokens
 }
 
@@ -102,7 +91,7 @@ export function authenticate({ db, now, scope, throttle, counters, rateLimitPeri
             applicationId: row.application_id,
             ...(row.window ? { window: row.window } : {}),
           }
-          knownTokens?.remember(digestSecret(token), { personId: row.person_id, organizationId: row.organization_id, scopes: row.scopes })
+          knownTokens?.remember(bearerCredential(token).key, { personId: row.person_id, organizationId: row.organization_id, method: 'OAuth2', scopes: row.scopes })
           return done(null, principal)
         }
         return done(null, false, hint ?? '')
@@ -131,6 +120,7 @@ export function authenticate({ db, now, scope, throttle, counters, rateLimitPeri
     if (!row || row.revoked_at || !secretMatches(credentials.secret, row.secret_digest)) throw new BasicAccessDenied()
     // A personal access token acts as its person in every product, as PCO's do.
     req.principal = { personId: row.person_id, organizationId: row.organization_id, method: 'HTTPBasic', scopes: [scope] }
+    knownTokens?.remember(basicCredential(credentials.appId, credentials.secret).key, { personId: row.person_id, organizationId: row.organization_id, method: 'HTTPBasic', scopes: [] })
   }
 
   return (req, res, next) => {

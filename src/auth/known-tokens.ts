@@ -1,17 +1,21 @@
-// Bearer tokens this process has seen valid, so the hot routes can re-check one in a shared statement.
+// Credentials this process has seen valid, so the hot routes can re-check one in a shared statement.
 import { LruMap } from '../lru-map'
+import type { AuthMethod } from './presented'
 import type { Window } from './rate-limit'
 import { cacheLookups } from '../http/metrics'
 
-/** What never changes about a token: whose it is, in which organization, with which scopes. */
+/** What never changes about a credential: whose it is, in which organization, of which kind, with which scopes. */
 export interface KnownToken {
   readonly personId: string
   readonly organizationId: string
+  readonly method: AuthMethod
+  /** A bearer token's scopes; a personal access token acts in every product and has none to check. */
   readonly scopes: readonly string[]
 }
 
 /**
- * digest → the token's immutable facts, most recently used last. Only facts that cannot change are
+ * A bearer token's digest, or a personal access token's app id and digest (presented.ts) → the
+ * credential's immutable facts, most recently used last. Only facts that cannot change are
  * kept: whether the token is still valid (revoked, expired, its person deleted) is asked of the
  * database on every request (job-statuses/read-batch.ts), so a revocation takes effect at the next request.
  */
@@ -22,18 +26,18 @@ export class KnownTokens {
     this.tokens = new LruMap(capacity)
   }
 
-  remember(digest: string, token: KnownToken): void {
-    this.tokens.set(digest, token)
+  remember(key: string, token: KnownToken): void {
+    this.tokens.set(key, token)
   }
 
-  find(digest: string): KnownToken | undefined {
-    const token = this.tokens.get(digest)
+  find(key: string): KnownToken | undefined {
+    const token = this.tokens.get(key)
     cacheLookups.inc({ cache: 'known_tokens', result: token ? 'hit' : 'miss' })
     return token
   }
 
-  forget(digest: string): void {
-    this.tokens.delete(digest)
+  forget(key: string): void {
+    this.tokens.delete(key)
   }
 }
 

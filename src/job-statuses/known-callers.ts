@@ -5,8 +5,8 @@ import type { Logger } from 'pino'
 import type { Principal } from '../auth/authenticate'
 import { clientAddress, type FailureThrottle } from '../auth/failure-throttle'
 import type { KnownTokens } from '../auth/known-tokens'
+import { presentedCredential } from '../auth/presented'
 import { applyWindow, type RateLimitRules } from '../auth/rate-limit'
-import { digestSecret } from '../auth/secrets'
 import { resolveVersion } from '../http/api-version'
 import { setSharedHeaders } from '../http/cors'
 import { sendResponse } from '../http/idempotency'
@@ -39,7 +39,6 @@ export interface KnownCallerOptions extends JobStatusRoutesOptions {
 /** Handles the request, or calls `fallback` having sent nothing, for the Express app to answer. */
 export type RequestListener = (req: IncomingMessage, res: ServerResponse, fallback: () => void) => void
 
-const BEARER = /^Bearer ([^\s]+)$/i
 const READ_PATH = new RegExp(`^${JOB_STATUSES_PATH}/([^/]+)$`)
 const PATCH_PATH = new RegExp(`^${JOBS_PATH}/([^/]+)$`)
 const PROGRESS_PATH = new RegExp(`^${JOBS_PATH}/([^/]+)/progress$`)
@@ -89,24 +88,25 @@ const idIn = (pattern: RegExp, path: string) => {
 }
 
 /**
- * The hot requests of a bearer token this process has already seen valid: GET (or HEAD) of a plain
- * job status list or of one job status, and a job's progress report or PATCH. The token is re-checked
+ * The hot requests of a credential (bearer token or personal access token) this process has already
+ * seen valid: GET (or HEAD) of a plain job status list or of one job status, and a job's progress
+ * report or PATCH. The credential is re-checked
  * and the request counted in a statement shared with the requests that arrive together
  * (read-batch.ts, which also reads the job or the page); a write joins the writes that arrive together
  * (write-batch.ts). The answer is written without the Express app's middleware chain, which cost a
  * measurable share of these requests (docs/performance.md); its headers are the chain's own, set by
  * the same functions, and it passes through the routes' own stages (routes.ts respondWithList and
  * respondWithRead, write-routes.ts jobChanger), with the check and count folded into their reading.
- * Anything else goes to the app before a byte is read or sent: an unknown or no longer valid token
- * (the app says why), a personal access token, a filtered or reordered list, a bad parameter or
+ * Anything else goes to the app before a byte is read or sent: an unknown or no longer valid
+ * credential (the app says why), a filtered or reordered list, a bad parameter or
  * version (a 400 comes after authentication there), a write with an Idempotency-Key.
  */
 export function knownCallers(options: KnownCallerOptions): RequestListener {
   const { counters, baseUrl, knownTokens, throttle, rateLimit, logger, unavailableRetryAfter } = options
   const change = jobChanger(options.writes, baseUrl)
   return (req, res, fallback) => {
-    const token = BEARER.exec(req.headers.authorization ?? '')?.[1]
-    if (token === undefined) return fallback()
+    const credential = presentedCredential(req.headers.authorization)
+    if (credential === undefined) return fallback()
     const url = req.url ?? '/'
     let matched: ReturnType<typeof hotRequest>
     let version: string | undefined
@@ -118,9 +118,10 @@ export function knownCallers(options: KnownCallerOptions): RequestListener {
     }
     if (!matched) return fallback()
     const { route, hot } = matched
-    const digest = digestSecret(token)
-    const known = knownTokens.find(digest)
-    if (!known || !known.scopes.includes(ROUTES[route].scope)) return fallback()
+    const { scope } = ROUTES[route]
+    const known = knownTokens.find(credential.key)
+    // A personal access token acts in every product; a bearer token only where its scopes say.
+    if (!known || (known.method === 'OAuth2' && !known.scopes.includes(scope))) return fallback()
     try {
       throttle.check(clientAddress(req))
     } catch {
@@ -133,17 +134,17 @@ export function knownCallers(options: KnownCallerOptions): RequestListener {
     const answer = async () => {
       if (hot.kind === 'read') {
         return respondWithRead(options.db, base, req, res, url, organizationId, async (columns) => {
-          const { row, window, at } = await options.reads.read(digest, organizationId, hot.id, columns)
+          const { row, window, at } = await options.reads.read(credential, organizationId, hot.id, columns)
           return checked(window, at) ? { row } : undefined
         })
       }
       if (hot.kind === 'list') {
         return respondWithList(options, counters, base, req, res, url, organizationId, hot.list, async (start, columns) => {
-          const { page, window, at } = await options.reads.page(digest, organizationId, start, columns)
+          const { page, window, at } = await options.reads.page(credential, organizationId, start, columns)
           return checked(window, at) ? page : undefined
         })
       }
-      const { window, at } = await options.reads.count(digest, organizationId)
+      const { window, at } = await options.reads.count(credential, organizationId)
       if (!checked(window, at)) return
       const asked = hot.asked(await readJsonBody(req, res))
       sendResponse(res, await change(options.db, { organizationId, id: hot.id, ...asked }), JSON_API_CONTENT_TYPE)
@@ -162,7 +163,7 @@ export function knownCallers(options: KnownCallerOptions): RequestListener {
         return true
       }
       // Revoked, expired or gone since: the app looks it up and says which.
-      knownTokens.forget(digest)
+      knownTokens.forget(credential!.key)
       fallback()
       return false
     }
@@ -170,11 +171,11 @@ export function knownCallers(options: KnownCallerOptions): RequestListener {
     function begin(window: NonNullable<Principal['window']>, at: Date) {
       begun = true
       ;(req as IncomingMessage & { principal?: Principal }).principal = {
-        personId: known!.personId, organizationId, method: 'OAuth2', scopes: known!.scopes, window,
+        personId: known!.personId, organizationId, method: known!.method, scopes: known!.method === 'OAuth2' ? known!.scopes : [scope], window,
       }
       beginRequestLog(logger, req, res)
       setRoute(res, ROUTES[route].template)
-      res.setHeader('X-PCO-API-Auth-Method', 'OAuth2')
+      res.setHeader('X-PCO-API-Auth-Method', known!.method)
       setSharedHeaders(res)
       if (version !== undefined) res.setHeader('X-PCO-API-Processed-As-Version', version)
       applyWindow(url, res, window, at, rateLimit)

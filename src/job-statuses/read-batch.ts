@@ -1,7 +1,8 @@
-// Known callers' requests that arrive together: their tokens checked and counted by one statement.
+// Known callers' requests that arrive together: their credentials checked and counted by one statement.
 import type { Knex } from 'knex'
 import { TOKEN_IN_FORCE } from '../auth/credentials'
 import { checkedWindow } from '../auth/known-tokens'
+import type { PresentedCredential } from '../auth/presented'
 import { COUNT_REQUEST, windowBindings, type Window } from '../auth/rate-limit'
 import { runPrepared } from '../db/prepared'
 import { fromDatabase, PAGE_COUNTS, PAGE_ROWS, pageOf, type JobStatusRow, type PageRow, type PageStart, type PlainPage } from './query'
@@ -23,8 +24,11 @@ export interface CheckedPage extends Checked {
   page?: PlainPage
 }
 
+/** What the statement checks of a credential: a bearer token's digest, or a personal access token's app id and secret's digest. */
+export type CheckedCredential = Pick<PresentedCredential, 'digest' | 'appId'>
+
 interface Pending {
-  digest: string
+  credential: CheckedCredential
   organizationId: string
   /** The job to read (none for a count alone), or the page. */
   what: { id: string | null } | { page: PageStart }
@@ -70,26 +74,26 @@ export class ReadBatcher {
     private readonly periodSeconds: number,
   ) {}
 
-  /** Re-checks the token with `digest` and counts the request, with nothing to read: a write's check. */
-  count(digest: string, organizationId: string): Promise<Checked> {
-    return this.enqueue(READS, 'id', { digest, organizationId, what: { id: null } }, (_rows, at) => ({ at }))
+  /** Re-checks `credential` and counts the request, with nothing to read: a write's check. */
+  count(credential: CheckedCredential, organizationId: string): Promise<Checked> {
+    return this.enqueue(READS, 'id', { credential, organizationId, what: { id: null } }, (_rows, at) => ({ at }))
   }
 
-  /** Reads job `id` of `organizationId` (showing `columns`) for the token with `digest`. */
-  read(digest: string, organizationId: string, id: string, columns: string): Promise<CheckedRead> {
-    return this.enqueue(READS, columns, { digest, organizationId, what: { id } }, (rows, at) => {
+  /** Reads job `id` of `organizationId` (showing `columns`) for `credential`. */
+  read(credential: CheckedCredential, organizationId: string, id: string, columns: string): Promise<CheckedRead> {
+    return this.enqueue(READS, columns, { credential, organizationId, what: { id } }, (rows, at) => {
       const [row] = rows
       return { row: row && row.id !== null ? fromDatabase(row) : undefined, at }
     })
   }
 
-  /** Reads a plain page of `organizationId` from `start` (showing `columns`) for the token with `digest`. */
-  page(digest: string, organizationId: string, start: PageStart, columns: string): Promise<CheckedPage> {
-    return this.enqueue(PAGES, columns, { digest, organizationId, what: { page: start } }, (rows, at) => ({ page: pageOf(rows as PageRow[], start), at }))
+  /** Reads a plain page of `organizationId` from `start` (showing `columns`) for `credential`. */
+  page(credential: CheckedCredential, organizationId: string, start: PageStart, columns: string): Promise<CheckedPage> {
+    return this.enqueue(PAGES, columns, { credential, organizationId, what: { page: start } }, (rows, at) => ({ page: pageOf(rows as PageRow[], start), at }))
   }
 
   private enqueue<T extends Checked>(
-    statement: Statement, columns: string, request: Pick<Pending, 'digest' | 'organizationId' | 'what'>,
+    statement: Statement, columns: string, request: Pick<Pending, 'credential' | 'organizationId' | 'what'>,
     answer: (rows: Array<Record<string, unknown>>, at: Date) => T,
   ): Promise<T> {
     const waiting = this.pending.get(statement)!
@@ -131,7 +135,8 @@ export class ReadBatcher {
       this.db,
       statement.text(columns),
       windowBindings(at, this.periodSeconds, {
-        digests: batch.map((request) => request.digest),
+        digests: batch.map((request) => request.credential.digest),
+        apps: batch.map((request) => request.credential.appId),
         organizations: batch.map((request) => request.organizationId),
         ...statement.bindings(batch),
       }),
@@ -148,18 +153,25 @@ export class ReadBatcher {
 }
 
 /**
- * The requests' tokens checked and each request counted, from :digests and :organizations and the
- * input columns `inputs` (unnested from `arrays`); the statements below add what each reads.
+ * The requests' credentials checked and each request counted, from :digests, :apps and
+ * :organizations and the input columns `inputs` (unnested from `arrays`); the statements below add
+ * what each reads. A request with an app id presents a personal access token (its secret's digest),
+ * any other a bearer token.
  */
 const CHECKED = (inputs: string, arrays: string) => `WITH input AS (
-    SELECT * FROM unnest(:digests::text[], :organizations::bigint[], ${arrays})
-      WITH ORDINALITY AS i(digest, organization_id, ${inputs}, n)
+    SELECT * FROM unnest(:digests::text[], :apps::text[], :organizations::bigint[], ${arrays})
+      WITH ORDINALITY AS i(digest, app_id, organization_id, ${inputs}, n)
   ), callers AS (
-    SELECT i.n, t.person_id,
-           row_number() OVER (PARTITION BY t.person_id ORDER BY i.n) AS place,
-           count(*) OVER (PARTITION BY t.person_id) AS requests
-    FROM input AS i JOIN oauth_access_tokens AS t ON t.token_digest = i.digest
-    WHERE ${TOKEN_IN_FORCE}
+    SELECT i.n, c.person_id,
+           row_number() OVER (PARTITION BY c.person_id ORDER BY i.n) AS place,
+           count(*) OVER (PARTITION BY c.person_id) AS requests
+    FROM input AS i CROSS JOIN LATERAL (
+      SELECT t.person_id FROM oauth_access_tokens AS t
+       WHERE i.app_id IS NULL AND t.token_digest = i.digest AND ${TOKEN_IN_FORCE}
+      UNION ALL
+      SELECT t.person_id FROM personal_access_tokens AS t
+       WHERE t.app_id = i.app_id AND t.secret_digest = i.digest AND t.revoked_at IS NULL
+    ) AS c
   ), counted AS (
     -- In key order, so two batches that count the same people lock their rows in the same order.
     ${COUNT_REQUEST("SELECT 'person:' || person_id, :now::timestamptz, count(*) FROM callers GROUP BY person_id ORDER BY 1")}

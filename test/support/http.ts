@@ -50,3 +50,9 @@ async function fetchOnce(url: string, init: RequestInit & { method: string }): P
     return fetch(url, init)
   }
 }
+
+/** How often the server's `cache` has been hit so far, as its /metrics says. */
+export async function cacheHits(url: string, cache: string): Promise<number> {
+  const text = (await request(url, '/metrics')).text
+  return Number(new RegExp(`^pco_cache_lookups_total\\{cache="${cache}",result="hit"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0)
+}
