@@ -175,8 +175,8 @@ export async function listDeliveries(db: Knex, eventId: string, page: Page) {
   return pageOf(() => db('webhook_deliveries').where({ event_id: eventId }), page, BY_ID, delivery)
 }
 
-/** A pending event as a delivering process reads it: the snapshot as the database's text, parsed only when rendered. */
-export type PendingEvent = Omit<EventRow, 'snapshot'> & { snapshot_text: string }
+/** A pending event as a delivering process reads it: what a delivery needs, the snapshot as the database's text, parsed only when rendered. */
+export type PendingEvent = Pick<EventRow, 'id' | 'organization_id' | 'uuid' | 'name' | 'attempts' | 'failures' | 'next_attempt_at'> & { snapshot_text: string }
 
 /** A subscription leased for delivery: where its events go, and its next pending events in order. */
 export interface ClaimedSubscription {
@@ -221,8 +221,7 @@ export async function claimSubscriptions(
      SELECT c.id AS claimed_id, c.organization_id AS claimed_organization_id, c.url AS claimed_url, c.secret_ciphertext AS claimed_secret, e.*
        FROM claimed AS c
        LEFT JOIN LATERAL (
-         SELECT p.id, p.subscription_id, p.organization_id, p.uuid, p.name, p.job_status_id, p.snapshot::text AS snapshot_text,
-                p.status, p.attempts, p.failures, p.next_attempt_at, p.created_at, p.updated_at
+         SELECT p.id, p.organization_id, p.uuid, p.name, p.snapshot::text AS snapshot_text, p.attempts, p.failures, p.next_attempt_at
            FROM webhook_events AS p WHERE p.subscription_id = c.id AND p.status = 'pending' ORDER BY p.id LIMIT :batch
        ) AS e ON true
       ORDER BY c.id, e.id`,
@@ -237,7 +236,7 @@ export async function claimSubscriptions(
       claimed.set(id, subscription)
     }
     // A subscription whose events another process finished in the meantime comes back with none.
-    if (row.id !== null && row.id !== undefined) subscription.events.push(event(row) as unknown as PendingEvent)
+    if (row.id !== null && row.id !== undefined) subscription.events.push(ids<PendingEvent>(row, 'id', 'organization_id'))
   }
   return [...claimed.values()]
 }
