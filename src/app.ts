@@ -81,7 +81,11 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
   const off = (name: CacheName) => config.cachesOff.has(name)
   const knownTokens = new KnownTokens(off('known_tokens') ? 0 : undefined)
   const positions = new PositionCache(db, off('positions') ? 0 : undefined)
-  const pages = new PageCache({ capacityBytes: off('pages') ? 0 : undefined, aheadPages: off('pages_ahead') ? 0 : undefined })
+  const pages = new PageCache({
+    capacityBytes: off('pages') ? 0 : undefined,
+    aheadPages: off('pages_ahead') ? 0 : undefined,
+    compressedCapacityBytes: off('compressed_pages') ? 0 : undefined,
+  })
   calendar.use(authenticate({ db, now, scope: 'calendar', throttle, counters, rateLimitPeriod: config.rateLimitPeriod, knownTokens }))
   calendar.use(rateLimit({ db: counters, now, ...rules }))
   calendar.use(organizationRoutes(db, baseUrl))

@@ -120,7 +120,7 @@ function key(env: Env, name: string): Buffer | undefined {
 }
 
 /** The in-process caches, by the names /metrics counts their lookups under. */
-export const CACHE_NAMES = ['known_tokens', 'pages', 'pages_ahead', 'positions'] as const
+export const CACHE_NAMES = ['known_tokens', 'pages', 'pages_ahead', 'compressed_pages', 'positions'] as const
 export type CacheName = (typeof CACHE_NAMES)[number]
 
 function cacheNames(env: Env, name: string): ReadonlySet<CacheName> {

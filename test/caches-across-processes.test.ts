@@ -7,7 +7,7 @@ import { once } from 'node:events'
 import { after, before, describe, it } from 'node:test'
 import { createAccessToken } from '../src/auth/credentials'
 import { createTenant, createToken, insertJobStatuses, type Tenant } from './support/factories'
-import { request } from './support/http'
+import { cacheHits, request } from './support/http'
 import { postForm, registerApplication } from './support/oauth'
 import { startTestServer, type TestServer } from './support/server'
 
@@ -101,6 +101,25 @@ describe('caches across processes', { skip }, () => {
     assert.equal(shifted[0].meta.total_count, 120)
     assert.equal(shifted[0].data[10].id, ids[11])
     assert.equal(shifted[1].data[0].id, ids[26])
+  })
+
+  it('compressed pages: a page asked for gzipped shows another server’s write at once', async () => {
+    const tenant = await createTenant(writer.db)
+    const write = await writerFor(tenant)
+    const ids = await insertJobStatuses(writer.db, tenant.organizationId, 30)
+    // fetch undoes the gzip; the reader's metrics tell whether the kept compressed bytes answered.
+    const page = () => request(reader.url, `${LIST}?per_page=30`, { token: tenant.token, headers: { 'Accept-Encoding': 'gzip' } })
+    for (let i = 0; i < 3; i++) await page()
+    const hits = await cacheHits(reader.url, 'compressed_pages')
+    assert.equal((await page()).status, 200)
+    assert.ok((await cacheHits(reader.url, 'compressed_pages')) > hits)
+    for (const message of ['changed elsewhere', 'changed again']) {
+      assert.equal(await write('PATCH', `/jobs/v1/job_statuses/${ids[7]}`, { message }), 200)
+      for (let i = 0; i < 3; i++) {
+        const reply = await page()
+        assert.equal(reply.json.data.find((row: { id: string }) => row.id === ids[7]).attributes.message, message, `request ${i + 1} after "${message}"`)
+      }
+    }
   })
 
   it('page positions: a deep page follows another process’s deletes and another server’s creates at once', async () => {

@@ -5,6 +5,7 @@ import { request as httpRequest } from 'node:http'
 import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import { after, before, describe, it } from 'node:test'
 import { createTenant, createToken, insertJobStatuses, type Tenant } from './support/factories'
+import { cacheHits } from './support/http'
 import { backend, startTestServer, type TestServer } from './support/server'
 
 interface RawReply {
@@ -55,6 +56,36 @@ describe(`compressed responses (${backend})`, () => {
     assert.equal(JSON.parse(brotliDecompressSync(br.body).toString()).meta.total_count, 30)
     const identity = await raw(`${server.url}/calendar/v2/job_statuses`, { ...auth, 'Accept-Encoding': 'identity' })
     assert.equal(identity.headers['content-encoding'], undefined)
+  })
+
+  it('sends a held page from bytes compressed once, the same page as sent plain, and compresses it afresh after a write', async () => {
+    const auth = { Authorization: `Bearer ${tenant.token}` }
+    const path = `${server.url}/calendar/v2/job_statuses?per_page=20&offset=5`
+    const headersOf = (reply: RawReply) => Object.fromEntries(Object.entries(reply.headers).filter(([name]) => !['date', 'x-request-id', 'content-length', 'transfer-encoding', 'x-pco-api-request-rate-count'].includes(name)))
+    for (const [encoding, decompress] of [['gzip', gunzipSync], ['br', brotliDecompressSync]] as const) {
+      // Built twice, the page is held from then on; the first compressed answer fills the cache.
+      for (let i = 0; i < 3; i++) await raw(path, { ...auth, 'Accept-Encoding': encoding })
+      const hits = await cacheHits(server.url, 'compressed_pages')
+      const held = await raw(path, { ...auth, 'Accept-Encoding': encoding })
+      assert.ok((await cacheHits(server.url, 'compressed_pages')) > hits, `${encoding}: sent from the compressed bytes kept`)
+      const plain = await raw(path, auth)
+      assert.equal(held.status, 200)
+      assert.equal(held.headers['content-encoding'], encoding)
+      assert.equal(Number(held.headers['content-length']), held.body.length)
+      assert.deepEqual(decompress(held.body), plain.body, encoding)
+      // Every other header as the compression stage sets it on a page it compresses itself (which it streams, without a length).
+      const fresh = await raw(`${path}&fields[JobStatus]=status,message,errors,retries,started_at`, { ...auth, 'Accept-Encoding': encoding })
+      assert.deepEqual({ ...headersOf(held), etag: undefined }, { ...headersOf(fresh), etag: undefined }, encoding)
+
+      const [row] = JSON.parse(plain.body.toString()).data as Array<{ id: string }>
+      await server.db('job_statuses').where({ id: row!.id }).update({ message: `changed for ${encoding}` })
+      // Built afresh, then held again and sent from compressed bytes again: each time the page as it is now.
+      for (let i = 0; i < 3; i++) {
+        const after = await raw(path, { ...auth, 'Accept-Encoding': encoding })
+        assert.equal(JSON.parse(decompress(after.body).toString()).data[0].attributes.message, `changed for ${encoding}`, `${encoding}, request ${i + 1} after the write`)
+        assert.notEqual(after.headers.etag, held.headers.etag)
+      }
+    }
   })
 
   it('never compresses an event stream', async () => {

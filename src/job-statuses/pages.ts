@@ -1,5 +1,6 @@
 // List documents already sent, kept with the organization's revision they were built at.
 import { LruMap } from '../lru-map'
+import { compressed, type StoredEncoding } from '../http/encodings'
 import { cacheLookups } from '../http/metrics'
 
 /**
@@ -17,6 +18,8 @@ export interface RenderedPage {
 
 /** Bytes of rendered pages one process keeps: a 25-row page is about 6 kB, a 100-row one about 24 kB. */
 const CAPACITY_BYTES = 8 * 1024 * 1024
+/** Bytes of held pages kept compressed, for the clients that ask for br or gzip. */
+const COMPRESSED_CAPACITY_BYTES = 4 * 1024 * 1024
 /** Pages built ahead for walkers, each used at most once; and the walks followed. */
 const AHEAD_PAGES = 64
 const WALKS = 1_024
@@ -33,12 +36,39 @@ export class PageCache {
   /** The offset each walk was served last, by the walk's key (its URL without the offset). */
   private readonly walks = new LruMap<string, { offset: number; stride: number }>(WALKS)
 
+  /** Held pages' bytes compressed, by encoding and key, with the ETag of the page they were made from. */
+  private readonly compressed: LruMap<string, { etag: string; body: Buffer }>
+
   private readonly capacityBytes: number
 
-  constructor({ capacityBytes = CAPACITY_BYTES, aheadPages = AHEAD_PAGES }: { capacityBytes?: number; aheadPages?: number } = {}) {
+  constructor({ capacityBytes = CAPACITY_BYTES, aheadPages = AHEAD_PAGES, compressedCapacityBytes = COMPRESSED_CAPACITY_BYTES }: {
+    capacityBytes?: number
+    aheadPages?: number
+    compressedCapacityBytes?: number
+  } = {}) {
     this.capacityBytes = capacityBytes
     this.pages = new LruMap(capacityBytes, (page) => page.body.length + page.etag.length)
     this.ahead = new LruMap(aheadPages)
+    this.compressed = new LruMap(compressedCapacityBytes, (entry) => entry.body.length + entry.etag.length)
+  }
+
+  /**
+   * The held `page` for `key`, compressed with `encoding`: compressed once, then kept for as long as
+   * the page stands, so the clients that ask for it compressed cost no compression each. An ETag
+   * names the bytes it was computed for (a 304 relies on it), so bytes compressed from a page with the
+   * held page's ETag are that page's. Undefined when this cache has no room: the compression stage
+   * then compresses the answer as it does every other.
+   */
+  async compressedBody(key: string, page: RenderedPage, encoding: StoredEncoding): Promise<Buffer | undefined> {
+    if (this.compressed.capacity === 0) return undefined
+    const id = `${encoding}\u0000${key}`
+    const kept = this.compressed.get(id)
+    const hit = kept !== undefined && kept.etag === page.etag
+    cacheLookups.inc({ cache: 'compressed_pages', result: hit ? 'hit' : 'miss' })
+    if (hit) return kept.body
+    const body = await compressed(page.body, encoding)
+    this.compressed.set(id, { etag: page.etag, body })
+    return body
   }
 
   /**

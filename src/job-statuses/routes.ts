@@ -8,6 +8,7 @@ import { MethodNotAllowed, NotFound } from '../jsonapi/errors'
 import { parseId } from '../jsonapi/format'
 import { pageLinks, pageMeta, parsePage } from '../jsonapi/pagination'
 import { formatQueryString, parseQueryString } from '../jsonapi/query-string'
+import { storedEncodingFor } from '../http/encodings'
 import { CAN_ORDER_BY, CAN_QUERY_BY, parseListQuery } from './parameters'
 import type { PageCache, RenderedPage } from './pages'
 import type { PositionCache } from './positions'
@@ -129,7 +130,7 @@ async function sendList(
   listed: ListedPage, key: string | undefined, held: RenderedPage | undefined,
 ) {
   if (listed.unchanged && held) {
-    if (!answeredNotModified(req, res, held.etag)) sendBody(res, held.body)
+    if (!answeredNotModified(req, res, held.etag)) await sendHeld(options.pages, req, res, key!, held)
     if (key !== undefined && held.next !== undefined) buildAhead(options, baseUrl, organizationId, list, held.next)
     return
   }
@@ -139,6 +140,16 @@ async function sendList(
   if (key !== undefined && listed.revision !== undefined) options.pages.set(key, { revision: listed.revision, etag, body, next })
   sendBody(res, body)
   if (key !== undefined && next !== undefined) buildAhead(options, baseUrl, organizationId, list, next)
+}
+
+/** A held page's bytes, compressed once for all the clients that ask for the same encoding (pages.ts). */
+async function sendHeld(pages: PageCache, req: IncomingMessage, res: ServerResponse, key: string, page: RenderedPage) {
+  const encoding = storedEncodingFor(req, page.body.length)
+  const body = encoding && (await pages.compressedBody(key, page, encoding))
+  if (!body) return sendBody(res, page.body)
+  // Already encoded: the compression stage passes it on as it is (Vary names Accept-Encoding on every answer, cors.ts).
+  res.setHeader('Content-Encoding', encoding)
+  sendBody(res, body)
 }
 
 const listEtag = (baseUrl: string, url: string, { rows, totalCount }: ListedPage) => weakEtag(baseUrl, url, totalCount, ...rows.map(rowVersion))
