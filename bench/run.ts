@@ -369,35 +369,55 @@ async function readsAndPages(databaseUrl: string, db: Knex, data: Dataset, serve
   const rss: Record<string, number> = {}
   const walks: Record<string, { seconds: number; rows: number }> = {}
 
-  await vacuumed(db)
-  const baseline = await start(process.execPath, ['--import', 'tsx', 'bench/baseline-server.ts'], { DATABASE_URL: databaseUrl }, /baseline listening on (\S+)/)
-  results.baseline = {}
   // A few seconds of every scenario first, so no figure includes the JIT's warm-up.
-  const warmUp = async (url: string) => {
+  const measure = async (url: string, label: string) => {
     for (const scenario of list) await load(url, scenario.pick, 2)
-  }
-  await warmUp(baseline.url)
-  for (const scenario of list) {
-    console.log(`baseline: ${scenario.name}`)
-    results.baseline[scenario.name] = await load(baseline.url, scenario.pick)
-  }
-  await stop(baseline.child)
-
-  for (const workers of [1, 2]) {
-    const label = `server, WORKERS=${workers}`
-    await vacuumed(db)
-    const server = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: String(workers) }, /listening on (\S+)/)
-    results[label] = {}
-    await warmUp(server.url)
+    const figures: Record<string, Load> = {}
     for (const scenario of list) {
       console.log(`${label}: ${scenario.name}`)
-      results[label][scenario.name] = await load(server.url, scenario.pick)
+      figures[scenario.name] = await load(url, scenario.pick)
     }
-    console.log(`${label}: walking organization 1 by links.next at per_page=100`)
-    walks[label] = await walk(server.url, data.largeTokens[0]!)
-    rss[label] = peakRss(server.child.pid!)
-    await stop(server.child)
+    return figures
   }
+  const serverWith = async (workers: number) => {
+    await vacuumed(db)
+    return start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: String(workers) }, /listening on (\S+)/)
+  }
+  // The baseline and one process in interleaved rounds, so that a change in the machine's other load
+  // between them weighs on both sides alike; each figure is the mean of the rounds.
+  const rounds: Array<{ baseline: Record<string, Load>; one: Record<string, Load> }> = []
+  for (let round = 1; round <= ROUNDS; round++) {
+    await vacuumed(db)
+    const baseline = await start(process.execPath, ['--import', 'tsx', 'bench/baseline-server.ts'], { DATABASE_URL: databaseUrl }, /baseline listening on (\S+)/)
+    const theirs = await measure(baseline.url, `round ${round}, baseline`)
+    await stop(baseline.child)
+    const server = await serverWith(1)
+    const ours = await measure(server.url, `round ${round}, server, WORKERS=1`)
+    if (round === ROUNDS) {
+      console.log('server, WORKERS=1: walking organization 1 by links.next at per_page=100')
+      walks['server, WORKERS=1'] = await walk(server.url, data.largeTokens[0]!)
+      rss['server, WORKERS=1'] = peakRss(server.child.pid!)
+    }
+    await stop(server.child)
+    rounds.push({ baseline: theirs, one: ours })
+  }
+  const mean = (side: 'baseline' | 'one', name: string): Load => {
+    const all = rounds.map((round) => round[side][name]!)
+    const average = (key: keyof Load) => all.reduce((sum, figure) => sum + figure[key], 0) / all.length
+    return { rps: average('rps'), p50: average('p50'), p99: average('p99'), errors: all.reduce((sum, figure) => sum + figure.errors, 0) }
+  }
+  for (const scenario of list) {
+    console.log(`${scenario.name}: server/baseline by round ${rounds.map((round) => fmt(round.one[scenario.name]!.rps / round.baseline[scenario.name]!.rps, 2)).join(', ')}`)
+  }
+  results.baseline = Object.fromEntries(list.map((scenario) => [scenario.name, mean('baseline', scenario.name)]))
+  results['server, WORKERS=1'] = Object.fromEntries(list.map((scenario) => [scenario.name, mean('one', scenario.name)]))
+
+  const pair = await serverWith(2)
+  results['server, WORKERS=2'] = await measure(pair.url, 'server, WORKERS=2')
+  console.log('server, WORKERS=2: walking organization 1 by links.next at per_page=100')
+  walks['server, WORKERS=2'] = await walk(pair.url, data.largeTokens[0]!)
+  rss['server, WORKERS=2'] = peakRss(pair.child.pid!)
+  await stop(pair.child)
 
   console.log('pgbench: the same statements')
   const ceiling = await pgbench(databaseUrl, data, db)
@@ -413,7 +433,7 @@ async function readsAndPages(databaseUrl: string, db: Knex, data: Dataset, serve
   })
   return [
     `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; server, database and load generator on the same machine.`,
-    `${CONNECTIONS} connections, ${DURATION} s per scenario (autocannon); ${ORGANIZATIONS.toLocaleString()} organizations, organization 1 with ${LARGE.toLocaleString()} job statuses, the others ${SMALL} each.`,
+    `${CONNECTIONS} connections, ${DURATION} s per scenario (autocannon); baseline and WORKERS=1 the mean of ${ROUNDS} interleaved rounds, WORKERS=2 one run after them; ${ORGANIZATIONS.toLocaleString()} organizations, organization 1 with ${LARGE.toLocaleString()} job statuses, the others ${SMALL} each.`,
     '',
     '| scenario | rps (WORKERS=1) | p50 / p99 ms | rps (WORKERS=2) | baseline rps | vs baseline | SQL ceiling tps | vs ceiling | vs small org | errors |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -578,6 +598,7 @@ async function cacheFigures(db: Knex, data: Dataset, serverEnv: Record<string, s
     known_tokens: ['list, small organization, per_page=25', 'read by id', 'mixed: 40% reads, 40% pages, 10% progress, 10% PATCH'],
     pages: ['list, small organization, per_page=25', 'polling a first page', 'mixed: 40% reads, 40% pages, 10% progress, 10% PATCH'],
     pages_ahead: [],
+    compressed_pages: ['list, small organization, per_page=100, gzip'],
     positions: ['list, organization 1, offset 190,000', 'mixed: 40% reads, 40% pages, 10% progress, 10% PATCH'],
   }
   const run = async (cachesOff: string, names: string[]) => {
