@@ -28,6 +28,6 @@ const brotli = promisify(brotliCompress)
 const gzipped = promisify(gzip)
 
 /** `body` compressed as the middleware compresses it (brotli at quality 4, gzip at zlib's default level). */
-export function compressed(body: Buffer, encoding: StoredEncoding): Promise<Buffer> {
+export function compress(body: Buffer, encoding: StoredEncoding): Promise<Buffer> {
   return encoding === 'br' ? brotli(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } }) : gzipped(body)
 }

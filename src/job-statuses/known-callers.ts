@@ -90,10 +90,9 @@ const idIn = (pattern: RegExp, path: string) => {
 /**
  * The hot requests of a credential (bearer token or personal access token) this process has already
  * seen valid: GET (or HEAD) of a plain job status list or of one job status, and a job's progress
- * report or PATCH. The credential is re-checked
- * and the request counted in a statement shared with the requests that arrive together
- * (read-batch.ts, which also reads the job or the page); a write joins the writes that arrive together
- * (write-batch.ts). The answer is written without the Express app's middleware chain, which cost a
+ * report or PATCH. The credential is re-checked and the request counted in a statement shared with
+ * the requests that arrive together (read-batch.ts, which also reads the job or the page); a write
+ * joins the writes that arrive together (write-batch.ts). The answer is written without the Express app's middleware chain, which cost a
  * measurable share of these requests (docs/performance.md); its headers are the chain's own, set by
  * the same functions, and it passes through the routes' own stages (routes.ts respondWithList and
  * respondWithRead, write-routes.ts jobChanger), with the check and count folded into their reading.
@@ -105,8 +104,8 @@ export function knownCallers(options: KnownCallerOptions): RequestListener {
   const { counters, baseUrl, knownTokens, throttle, rateLimit, logger, unavailableRetryAfter } = options
   const change = jobChanger(options.writes, baseUrl)
   return (req, res, fallback) => {
-    const credential = presentedCredential(req.headers.authorization)
-    if (credential === undefined) return fallback()
+    const authorization = req.headers.authorization
+    if (authorization === undefined) return fallback()
     const url = req.url ?? '/'
     let matched: ReturnType<typeof hotRequest>
     let version: string | undefined
@@ -118,6 +117,8 @@ export function knownCallers(options: KnownCallerOptions): RequestListener {
     }
     if (!matched) return fallback()
     const { route, hot } = matched
+    const credential = presentedCredential(authorization)
+    if (credential === undefined) return fallback()
     const { scope } = ROUTES[route]
     const known = knownTokens.find(credential.key)
     // A personal access token acts in every product; a bearer token only where its scopes say.

@@ -1,6 +1,6 @@
 // List documents already sent, kept with the organization's revision they were built at.
 import { LruMap } from '../lru-map'
-import { compressed, type StoredEncoding } from '../http/encodings'
+import { compress, type StoredEncoding } from '../http/encodings'
 import { cacheLookups } from '../http/metrics'
 
 /**
@@ -66,7 +66,7 @@ export class PageCache {
     const hit = kept !== undefined && kept.etag === page.etag
     cacheLookups.inc({ cache: 'compressed_pages', result: hit ? 'hit' : 'miss' })
     if (hit) return kept.body
-    const body = await compressed(page.body, encoding)
+    const body = await compress(page.body, encoding)
     this.compressed.set(id, { etag: page.etag, body })
     return body
   }
