@@ -363,6 +363,12 @@ async function webhookDeliveries(db: Knex, data: Dataset, serverEnv: Record<stri
 }
 
 /** The list and read scenarios against the baseline, the server with 1 and 2 workers, and pgbench. */
+/** Interleaved rounds' figures as one: rates and latencies averaged, errors added up. */
+function meanLoad(all: Load[]): Load {
+  const average = (key: keyof Load) => all.reduce((sum, figure) => sum + figure[key], 0) / all.length
+  return { rps: average('rps'), p50: average('p50'), p99: average('p99'), errors: all.reduce((sum, figure) => sum + figure.errors, 0) }
+}
+
 async function readsAndPages(databaseUrl: string, db: Knex, data: Dataset, serverEnv: Record<string, string>): Promise<string> {
   const list = scenarios(data)
   const results: Record<string, Record<string, Load>> = {}
@@ -401,11 +407,7 @@ async function readsAndPages(databaseUrl: string, db: Knex, data: Dataset, serve
     await stop(server.child)
     rounds.push({ baseline: theirs, one: ours })
   }
-  const mean = (side: 'baseline' | 'one', name: string): Load => {
-    const all = rounds.map((round) => round[side][name]!)
-    const average = (key: keyof Load) => all.reduce((sum, figure) => sum + figure[key], 0) / all.length
-    return { rps: average('rps'), p50: average('p50'), p99: average('p99'), errors: all.reduce((sum, figure) => sum + figure.errors, 0) }
-  }
+  const mean = (side: 'baseline' | 'one', name: string) => meanLoad(rounds.map((round) => round[side][name]!))
   for (const scenario of list) {
     console.log(`${scenario.name}: server/baseline by round ${rounds.map((round) => fmt(round.one[scenario.name]!.rps / round.baseline[scenario.name]!.rps, 2)).join(', ')}`)
   }
@@ -518,11 +520,7 @@ async function trafficFigures(databaseUrl: string, db: Knex, data: Dataset, serv
     await stop(server.child)
     rounds.push({ theirs, ours })
   }
-  const mean = (side: 'theirs' | 'ours', name: string): Load => {
-    const all = rounds.map((round) => round[side].figures[name]!)
-    const average = (key: keyof Load) => all.reduce((sum, figure) => sum + figure[key], 0) / all.length
-    return { rps: average('rps'), p50: average('p50'), p99: average('p99'), errors: all.reduce((sum, figure) => sum + figure.errors, 0) }
-  }
+  const mean = (side: 'theirs' | 'ours', name: string) => meanLoad(rounds.map((round) => round[side].figures[name]!))
   const names = rounds[0]!.ours.names
   for (const name of names) console.log(`${name}: server/reference by round ${rounds.map((round) => fmt(round.ours.figures[name]!.rps / round.theirs.figures[name]!.rps, 2)).join(', ')}`)
 

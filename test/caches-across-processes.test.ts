@@ -127,10 +127,7 @@ describe('caches across processes', { skip }, () => {
     const write = await writerFor(tenant)
     const ids = await insertJobStatuses(writer.db, tenant.organizationId, 1_300)
     const deep = async (offset: number) => (await request(reader.url, `${LIST}?offset=${offset}`, { token: tenant.token })).json
-    const positionHits = async () => {
-      const text = await (await fetch(`${reader.url}/metrics`)).text()
-      return Number(/^pco_cache_lookups_total\{cache="positions",result="hit"\} (\d+)/m.exec(text)?.[1] ?? 0)
-    }
+    const positionHits = () => cacheHits(reader.url, 'positions')
     // The first deep page takes the organization's positions; the next pages start from them.
     assert.equal((await deep(1_200)).data[0].id, ids[1_200])
     const hits = await positionHits()

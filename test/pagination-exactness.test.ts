@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test'
 import fc from 'fast-check'
 import { insertJobStatuses as bulkInsert } from '../src/job-statuses/query'
 import { createTenant, type Tenant } from './support/factories'
-import { request } from './support/http'
+import { cacheHits, request } from './support/http'
 import { startTestServer, type TestServer } from './support/server'
 
 let server: TestServer
@@ -188,7 +188,7 @@ describe('pages equal ORDER BY id LIMIT … OFFSET …', () => {
     await bulkInsert(server.db, tenant.organizationId, 1_000)
     const naive = async (offset: number) =>
       (await server.db('job_statuses').where({ organization_id: tenant.organizationId }).orderBy('id').limit(100).offset(offset).select('id', 'message')).map((row) => ({ id: String(row.id), message: row.message }))
-    const aheadHits = async () => Number(/^pco_cache_lookups_total\{cache="pages_ahead",result="hit"\} (\d+)$/m.exec((await request(server.url, '/metrics')).text)?.[1] ?? 0)
+    const aheadHits = () => cacheHits(server.url, 'pages_ahead')
     const before = await aheadHits()
     for (const offset of [0, 200, 400, 600, 800]) {
       if (offset === 800) {
