@@ -88,14 +88,14 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
   })
   calendar.use(authenticate({ db, now, scope: 'calendar', throttle, counters, rateLimitPeriod: config.rateLimitPeriod, knownTokens }))
   calendar.use(rateLimit({ db: counters, now, ...rules }))
-  calendar.use(organizationRoutes(db, baseUrl))
-  calendar.use(jobStatusRoutes({ db, baseUrl, positions, pages }))
+  calendar.use(organizationRoutes({ db, baseUrl, now }))
+  calendar.use(jobStatusRoutes({ db, baseUrl, now, positions, pages }))
   app.use(calendar)
 
   // The Zendesk and Xplenty dialects read the same store, with the PCO surface's bearer tokens and limits.
   const dialectBearer = authenticate({ db, now, scope: 'calendar', throttle, counters, rateLimitPeriod: config.rateLimitPeriod })
   const dialectRateLimit = rateLimit({ db: counters, limit: config.rateLimit, deepOffsetLimit: config.rateLimitDeepOffset, periodSeconds: config.rateLimitPeriod, now })
-  const dialect = { db, baseUrl, throttle, bearer: dialectBearer, rateLimit: dialectRateLimit, unavailableRetryAfter: config.unavailableRetryAfter }
+  const dialect = { db, baseUrl, throttle, bearer: dialectBearer, rateLimit: dialectRateLimit, unavailableRetryAfter: config.unavailableRetryAfter, now }
   app.use(zendeskRoutes(dialect))
   app.use(xplentyRoutes(dialect))
 
@@ -126,7 +126,7 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
 
   // A token seen valid before skips the lookup: the hot requests re-check it in a shared statement.
   const hot = knownCallers({
-    db, counters, baseUrl, positions, pages, knownTokens, throttle, rateLimit: rules, logger,
+    db, counters, baseUrl, now, positions, pages, knownTokens, throttle, rateLimit: rules, logger,
     unavailableRetryAfter: config.unavailableRetryAfter, reads: new ReadBatcher(counters, now, config.rateLimitPeriod), writes,
   })
   const health = healthChecks(db, config.unavailableRetryAfter)

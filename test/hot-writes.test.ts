@@ -4,13 +4,12 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { createTenant, createToken } from './support/factories'
 import { cacheHits } from './support/http'
-import { startTestServer, type TestServer } from './support/server'
+import { createStandingClock, startTestServer, type TestServer } from './support/server'
 
 let server: TestServer
 before(async () => {
-  // A clock that stands still: the answers compared below carry timestamps to the second.
-  const at = Date.now()
-  server = await startTestServer({ RATE_LIMIT: '1000' }, { clock: { now: () => new Date(at), advance: () => undefined } })
+  // A clock that stands still: the answers compared below carry timestamps and runtimes to the second.
+  server = await startTestServer({ RATE_LIMIT: '1000' }, { clock: createStandingClock() })
 })
 after(() => server.close())
 

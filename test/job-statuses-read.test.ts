@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { createTenant, insertJobStatus } from './support/factories'
 import { request } from './support/http'
-import { startTestServer, type TestServer } from './support/server'
+import { createStandingClock, startTestServer, type TestServer } from './support/server'
 
 let server: TestServer
 before(async () => {
@@ -84,6 +84,29 @@ describe('reading one job status', () => {
         const data = Array.isArray(reply.json.data) ? reply.json.data[0] : reply.json.data
         assert.deepEqual(data.attributes, { runtime: 100 }, path)
       }
+    }
+  })
+
+  it('counts a running job’s runtime to the server’s clock, never from a held page or a stale ETag', async () => {
+    const standing = await startTestServer({}, { clock: createStandingClock() })
+    try {
+      const { organizationId, token } = await createTenant(standing.db)
+      const id = await insertJobStatus(standing.db, organizationId, { status: 'working', started_at: standing.clock.now().toISOString() })
+      const runtimeOf = (reply: Awaited<ReturnType<typeof request>>) => (Array.isArray(reply.json.data) ? reply.json.data[0] : reply.json.data).attributes.runtime
+      for (const path of [`/calendar/v2/job_statuses/${id}?fields[JobStatus]=runtime`, '/calendar/v2/job_statuses?fields[JobStatus]=runtime']) {
+        const first = await request(standing.url, path, { token })
+        // Again at the same moment: the known caller's statement answers, and the ETag still holds.
+        const again = await request(standing.url, path, { token, headers: { 'If-None-Match': first.headers.get('etag')! } })
+        assert.equal(again.status, 304, path)
+        standing.clock.advance(90_000)
+        const later = await request(standing.url, path, { token, headers: { 'If-None-Match': first.headers.get('etag')! } })
+        assert.equal(later.status, 200, path)
+        assert.equal(runtimeOf(later) - runtimeOf(first), 90, path)
+        const last = await request(standing.url, path, { token })
+        assert.equal(runtimeOf(last), runtimeOf(later), path)
+      }
+    } finally {
+      await standing.close()
     }
   })
 

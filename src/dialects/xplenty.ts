@@ -67,9 +67,11 @@ export interface XplentyOptions {
   bearer: RequestHandler
   rateLimit: RequestHandler
   unavailableRetryAfter: number
+  /** The server's clock: a running job's runtime counts to it. */
+  now: () => Date
 }
 
-export function xplentyRoutes({ db, baseUrl, throttle, bearer, rateLimit, unavailableRetryAfter }: XplentyOptions): Router {
+export function xplentyRoutes({ db, baseUrl, throttle, bearer, rateLimit, unavailableRetryAfter, now }: XplentyOptions): Router {
   const router = Router()
   const path = '/:account_id/api/jobs'
 
@@ -101,7 +103,7 @@ export function xplentyRoutes({ db, baseUrl, throttle, bearer, rateLimit, unavai
       cluster_id: null,
       package_id: null,
       errors: errorsText(row.errors),
-      runtime_in_seconds: runtimeOf(row) ?? 0,
+      runtime_in_seconds: runtimeOf(row, now()) ?? 0,
       url,
       html_url: url,
       log_url: null,

@@ -102,7 +102,7 @@ const idIn = (pattern: RegExp, path: string) => {
  */
 export function knownCallers(options: KnownCallerOptions): RequestListener {
   const { counters, baseUrl, knownTokens, throttle, rateLimit, logger, unavailableRetryAfter } = options
-  const change = jobChanger(options.writes, baseUrl)
+  const change = jobChanger(options.writes, options)
   return (req, res, fallback) => {
     const authorization = req.headers.authorization
     if (authorization === undefined) return fallback()
@@ -134,7 +134,7 @@ export function knownCallers(options: KnownCallerOptions): RequestListener {
     // The routes' own stages, with the caller's check and count folded into the statement that reads.
     const answer = async () => {
       if (hot.kind === 'read') {
-        return respondWithRead(options.db, base, req, res, url, organizationId, async (columns) => {
+        return respondWithRead(options, base, req, res, url, organizationId, async (columns) => {
           const { row, window, at } = await options.reads.read(credential, organizationId, hot.id, columns)
           return checked(window, at) ? { row } : undefined
         })

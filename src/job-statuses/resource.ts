@@ -8,12 +8,18 @@ export const JOB_STATUSES_PATH = '/calendar/v2/job_statuses'
 
 export type JobStatusWithResults = JobStatusRow & { results?: ResultRow[] }
 
-/** Seconds from start to finish, or to now while running; null before a job starts. */
-export function runtimeOf(row: JobStatusRow, now = new Date()): number | null {
+/** Seconds from start to finish, or to `now` while running; null before a job starts. */
+export function runtimeOf(row: JobStatusRow, now: Date): number | null {
   if (!row.started_at) return null
   const finished = row.completed_at ?? row.failed_at ?? (TERMINAL.includes(row.status as Status) ? row.updated_at : now)
   return Math.max(0, Math.floor((new Date(finished).getTime() - new Date(row.started_at).getTime()) / 1000))
 }
+
+/**
+ * Whether a document showing `attributes` changes with the clock alone (a running job's runtime
+ * grows each second): such a document is never held, and its ETag names the second it was made in.
+ */
+export const changesWithTime = (attributes: readonly string[]) => attributes.includes('runtime')
 
 export const jobStatusResource: ResourceType<JobStatusWithResults> = {
   type: 'JobStatus',
@@ -33,7 +39,7 @@ export const jobStatusResource: ResourceType<JobStatusWithResults> = {
     // The id as a string, as every surface but Zendesk's shows it.
     results: (row) => (row.results ?? []).map(({ idIsNumber: _number, ...result }) => result),
     results_count: (row) => row.results_count,
-    runtime: (row) => runtimeOf(row),
+    runtime: (row, now) => runtimeOf(row, now),
     total: (row) => row.total,
     updated_at: (row) => formatTimestamp(row.updated_at),
   },

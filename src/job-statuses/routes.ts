@@ -13,7 +13,7 @@ import { CAN_ORDER_BY, CAN_QUERY_BY, parseListQuery } from './parameters'
 import type { PageCache, RenderedPage } from './pages'
 import type { PositionCache } from './positions'
 import { columnsFor, findJobStatus, isPlainList, listJobStatuses, listResults, pageStart, readPage, settlePage, type JobStatusRow, type ListedPage, type PageStart, type PlainPage } from './query'
-import { JOB_STATUSES_PATH, jobStatusResource, type JobStatusWithResults } from './resource'
+import { changesWithTime, JOB_STATUSES_PATH, jobStatusResource, type JobStatusWithResults } from './resource'
 
 /** What a document's rows contribute to its ETag: the row's version where it was read, else updated_at. */
 const rowVersion = (row: JobStatusRow) => `${row.id}@${row.row_version ?? new Date(row.updated_at).getTime()}`
@@ -28,6 +28,8 @@ async function withResults(db: Knex, rows: JobStatusRow[], attributes: readonly 
 export interface JobStatusRoutesOptions {
   db: Knex
   baseUrl: () => string
+  /** The server's clock: a running job's runtime counts to it. */
+  now: () => Date
   positions: PositionCache
   pages: PageCache
 }
@@ -40,14 +42,18 @@ export function parseList(url: string) {
 
 export type ParsedList = ReturnType<typeof parseList>
 
-/** A list request's rendered page, if it may have one: a plain list without results (they live in their own table). */
+/**
+ * A list request's rendered page, if it may have one: a plain list without results (they live in
+ * their own table) and without attributes that change with the clock alone.
+ */
 async function heldPage(pages: PageCache, url: string, organizationId: string, baseUrl: string, list: ParsedList) {
-  if (!isPlainList(list.filter, list.order) || list.attributes.includes('results')) return {}
+  if (!isPlainList(list.filter, list.order) || list.attributes.includes('results') || changesWithTime(list.attributes)) return {}
   const key = pages.key(organizationId, baseUrl, url)
   return { key, held: await pages.held(key) }
 }
 
-type ListOptions = Pick<JobStatusRoutesOptions, 'db' | 'pages' | 'positions'>
+type ListOptions = Pick<JobStatusRoutesOptions, 'db' | 'now' | 'pages' | 'positions'>
+type ReadOptions = Pick<JobStatusRoutesOptions, 'db' | 'now'>
 
 /**
  * Reads a plain page from `start`: query.ts's own statement, or a known caller's shared one
@@ -82,16 +88,16 @@ export async function respondWithList(
 }
 
 /** A read's stages after its caller is known: the job read by `read`, then sent (404 when the organization has none). */
-export async function respondWithRead(db: Knex, baseUrl: string, req: IncomingMessage, res: ServerResponse, url: string, organizationId: string, read: JobReader) {
+export async function respondWithRead(options: ReadOptions, baseUrl: string, req: IncomingMessage, res: ServerResponse, url: string, organizationId: string, read: JobReader) {
   const attributes = selectAttributes(jobStatusResource, parseQueryString(url))
   const found = await read(columnsFor(attributes))
   if (!found) return
   // Another organization's job answers exactly like a missing one (wire contract §2).
   if (!found.row) throw new NotFound()
-  await sendRead(db, baseUrl, req, res, url, organizationId, found.row, attributes)
+  await sendRead(options, baseUrl, req, res, url, organizationId, found.row, attributes)
 }
 
-export function jobStatusRoutes({ db, baseUrl, positions, pages }: JobStatusRoutesOptions): Router {
+export function jobStatusRoutes({ db, baseUrl, now, positions, pages }: JobStatusRoutesOptions): Router {
   const router = Router()
   const readOnly = () => {
     throw new MethodNotAllowed(['GET', 'HEAD', 'OPTIONS'])
@@ -101,7 +107,7 @@ export function jobStatusRoutes({ db, baseUrl, positions, pages }: JobStatusRout
     .route(JOB_STATUSES_PATH)
     .get(async (req, res) => {
       const { organizationId } = principalOf(req)
-      await respondWithList({ db, pages, positions }, db, baseUrl(), req, res, req.originalUrl, organizationId, parseList(req.originalUrl))
+      await respondWithList({ db, now, pages, positions }, db, baseUrl(), req, res, req.originalUrl, organizationId, parseList(req.originalUrl))
     })
     .all(readOnly)
 
@@ -110,7 +116,7 @@ export function jobStatusRoutes({ db, baseUrl, positions, pages }: JobStatusRout
     .get(async (req, res) => {
       const { organizationId } = principalOf(req)
       const id = parseId(req.params.id as string)
-      await respondWithRead(db, baseUrl(), req, res, req.originalUrl, organizationId, async (columns) => ({
+      await respondWithRead({ db, now }, baseUrl(), req, res, req.originalUrl, organizationId, async (columns) => ({
         row: id === undefined ? undefined : await findJobStatus(db, organizationId, id, columns),
       }))
     })
@@ -134,9 +140,10 @@ async function sendList(
     if (key !== undefined && held.next !== undefined) buildAhead(options, baseUrl, organizationId, list, held.next)
     return
   }
-  const etag = listEtag(baseUrl, url, listed)
+  const now = options.now()
+  const etag = listEtag(baseUrl, url, listed, list.attributes, now)
   if (answeredNotModified(req, res, etag)) return
-  const { body, next } = await renderList(options, baseUrl, organizationId, list, listed)
+  const { body, next } = await renderList(options, baseUrl, organizationId, list, listed, now)
   if (key !== undefined && listed.revision !== undefined) options.pages.set(key, { revision: listed.revision, etag, body, next })
   sendBody(res, body)
   if (key !== undefined && next !== undefined) buildAhead(options, baseUrl, organizationId, list, next)
@@ -152,16 +159,20 @@ async function sendHeld(pages: PageCache, req: IncomingMessage, res: ServerRespo
   sendBody(res, body)
 }
 
-const listEtag = (baseUrl: string, url: string, { rows, totalCount }: ListedPage) => weakEtag(baseUrl, url, totalCount, ...rows.map(rowVersion))
+/** What the moment a document is made contributes to its ETag: its second, when the document changes with time. */
+const momentOf = (attributes: readonly string[], now: Date) => (changesWithTime(attributes) ? [Math.floor(now.getTime() / 1000)] : [])
 
-/** A list page's document, as bytes, and the URL of the next page (without the base URL). */
+const listEtag = (baseUrl: string, url: string, { rows, totalCount }: ListedPage, attributes: readonly string[], now: Date) =>
+  weakEtag(baseUrl, url, totalCount, ...rows.map(rowVersion), ...momentOf(attributes, now))
+
+/** A list page's document at the moment `now`, as bytes, and the URL of the next page (without the base URL). */
 async function renderList(
   { db }: Pick<JobStatusRoutesOptions, 'db'>,
-  baseUrl: string, organizationId: string, list: ParsedList, { rows, totalCount }: ListedPage,
+  baseUrl: string, organizationId: string, list: ParsedList, { rows, totalCount }: ListedPage, now: Date,
 ) {
   const meta = { ...pageMeta(list.page, rows.length, totalCount), can_order_by: CAN_ORDER_BY, can_query_by: CAN_QUERY_BY }
   const links = pageLinks(baseUrl, JOB_STATUSES_PATH, list.pairs, meta)
-  const data = serializeResources(jobStatusResource, await withResults(db, rows, list.attributes), list.attributes, baseUrl)
+  const data = serializeResources(jobStatusResource, await withResults(db, rows, list.attributes), { attributes: list.attributes, baseUrl, now })
   const body = renderDocument(listDocument(links, data, meta, { id: organizationId, type: 'Organization' }))
   return { body, next: links.next?.slice(baseUrl.length) }
 }
@@ -186,13 +197,15 @@ function buildAhead(
   pages.buildAhead(pages.key(organizationId, baseUrl, aheadUrl), async () => {
     const listed = await listJobStatuses(db, positions, organizationId, ahead.page, ahead.filter, ahead.order, { columns: columnsFor(ahead.attributes) })
     if (listed.revision === undefined || listed.rows.length === 0) return undefined
-    const rendered = await renderList(options, baseUrl, organizationId, ahead, listed)
-    return { revision: listed.revision, etag: listEtag(baseUrl, aheadUrl, listed), ...rendered }
+    const now = options.now()
+    const rendered = await renderList(options, baseUrl, organizationId, ahead, listed, now)
+    return { revision: listed.revision, etag: listEtag(baseUrl, aheadUrl, listed, ahead.attributes, now), ...rendered }
   })
 }
 
-export async function sendRead(db: Knex, baseUrl: string, req: IncomingMessage, res: ServerResponse, url: string, organizationId: string, row: JobStatusRow, attributes: readonly string[]) {
-  if (answeredNotModified(req, res, weakEtag(baseUrl, url, rowVersion(row)))) return
-  const [data] = serializeResources(jobStatusResource, await withResults(db, [row], attributes), attributes, baseUrl)
+async function sendRead({ db, now: clock }: ReadOptions, baseUrl: string, req: IncomingMessage, res: ServerResponse, url: string, organizationId: string, row: JobStatusRow, attributes: readonly string[]) {
+  const now = clock()
+  if (answeredNotModified(req, res, weakEtag(baseUrl, url, rowVersion(row), ...momentOf(attributes, now)))) return
+  const [data] = serializeResources(jobStatusResource, await withResults(db, [row], attributes), { attributes, baseUrl, now })
   sendDocument(res, readDocument(data!, { id: organizationId, type: 'Organization' }))
 }

@@ -142,19 +142,25 @@ export function patchOf(body: unknown): Omit<JobChange, 'organizationId' | 'id'>
   return { set: Object.fromEntries(Object.entries(set).filter(([, value]) => value !== undefined)) }
 }
 
+/** Where a write's answer links to, and the clock its job's runtime counts to. */
+export interface WriteAnswerOptions {
+  baseUrl: () => string
+  now: () => Date
+}
+
 /** The job as a write answers it: every attribute, and with its results when asked. */
-export function jobRenderer(baseUrl: () => string) {
+export function jobRenderer({ baseUrl, now }: WriteAnswerOptions) {
   return async (db: Knex, row: JobStatusRow, withResults = false): Promise<string> => {
     const rows: JobStatusWithResults[] = withResults ? [{ ...row, results: (await listResults(db, [row.id])).get(row.id) ?? [] }] : [row]
     const attributes = withResults ? [...jobResource.attributes, 'results'].sort() : jobResource.attributes
-    const [data] = serializeResources(jobResource, rows, attributes, baseUrl())
+    const [data] = serializeResources(jobResource, rows, { attributes, baseUrl: baseUrl(), now: now() })
     return JSON.stringify(readDocument(data!, { id: row.organization_id, type: 'Organization' }))
   }
 }
 
 /** Applies a progress report or PATCH (batched unless `db` is a transaction) and renders the answer. */
-export function jobChanger(writes: WriteBatcher, baseUrl: () => string) {
-  const render = jobRenderer(baseUrl)
+export function jobChanger(writes: WriteBatcher, answers: WriteAnswerOptions) {
+  const render = jobRenderer(answers)
   return async (db: Knex, change: JobChange): Promise<StoredResponse> => {
     const row = await writes.apply(db, change)
     if (!row) throw new NotFound()
@@ -182,8 +188,8 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStream
   const router = Router()
   router.use(JOBS_PATH, jsonBody())
 
-  const render = jobRenderer(baseUrl)
-  const change = jobChanger(writes, baseUrl)
+  const render = jobRenderer({ baseUrl, now })
+  const change = jobChanger(writes, { baseUrl, now })
   const idOf = (req: Request) => {
     const id = parseId(req.params.id as string)
     if (id === undefined) throw new NotFound()
@@ -265,7 +271,7 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStream
       const page = parsePage(pairs)
       const results = await pageResults(db, row.id, page.offset, page.perPage)
       const path = `${JOBS_PATH}/${row.id}/results`
-      const data = serializeResources(resultResource, results, resultResource.attributes, baseUrl())
+      const data = serializeResources(resultResource, results, { attributes: resultResource.attributes, baseUrl: baseUrl(), now: now() })
       const meta = pageMeta(page, results.length, row.results_count)
       const document = listDocument(pageLinks(baseUrl(), path, pairs, meta), data, { ...meta, can_order_by: [], can_query_by: [] }, { id: row.id, type: 'JobStatus' })
       sendDocument(res, document)

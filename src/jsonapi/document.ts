@@ -20,8 +20,8 @@ export interface ParentMeta {
 /** Describes one resource type: its JSON:API type, its attributes, and where it lives. */
 export interface ResourceType<Row extends { id: string }> {
   readonly type: string
-  /** Every attribute the type has, and how to read it from a row; only requested ones are read. */
-  readonly fields: Readonly<Record<string, (row: Row) => unknown>>
+  /** Every attribute the type has, and how to read it from a row at the moment `now`; only requested ones are read. */
+  readonly fields: Readonly<Record<string, (row: Row, now: Date) => unknown>>
   /** Served by default, in alphabetical order (wire contract §1); the rest only when named in `fields[Type]`. */
   readonly attributes: readonly string[]
   links(row: Row, baseUrl: string): Record<string, string>
@@ -48,11 +48,18 @@ interface SerializedResource {
 // Identity: columns are snake_case already, and user JSON such as `errors` must keep its own keys.
 const keepKey = (key: string) => key
 
+/** How rows are shown: which attributes, under which base URL, and at what moment (on the server's clock). */
+export interface RenderOptions {
+  attributes: readonly string[]
+  baseUrl: string
+  now: Date
+}
+
 /**
  * Serializes rows with jsonapi-serializer, then lays each out as type, id, attributes, relationships,
  * links.
  */
-export function serializeResources<Row extends { id: string }>(type: ResourceType<Row>, rows: readonly Row[], attributes: readonly string[], baseUrl: string): ResourceObject[] {
+export function serializeResources<Row extends { id: string }>(type: ResourceType<Row>, rows: readonly Row[], { attributes, baseUrl, now }: RenderOptions): ResourceObject[] {
   const linksById = new Map(rows.map((row) => [row.id, type.links(row, baseUrl)]))
   const serializer = new Serializer(type.type, {
     attributes: [...attributes],
@@ -63,7 +70,7 @@ export function serializeResources<Row extends { id: string }>(type: ResourceTyp
   const readers = attributes.map((name) => [name, type.fields[name]!] as const)
   const input = rows.map((row) => {
     const record: Record<string, unknown> = { id: row.id }
-    for (const [name, read] of readers) record[name] = read(row)
+    for (const [name, read] of readers) record[name] = read(row, now)
     return record
   })
   const { data } = serializer.serialize(input) as { data: SerializedResource[] }

@@ -31,7 +31,8 @@ export function partsOf(name: EventName) {
  */
 export function eventPayload(snapshot: Record<string, unknown>, baseUrl: string): string {
   const row = fromDatabase(snapshot)
-  const [data] = serializeResources(jobStatusResource, [row], jobStatusResource.attributes, baseUrl)
+  // At the moment of the change, which is what the payload shows.
+  const [data] = serializeResources(jobStatusResource, [row], { attributes: jobStatusResource.attributes, baseUrl, now: new Date(row.updated_at) })
   return JSON.stringify(readDocument(data!, { id: row.organization_id, type: 'Organization' }))
 }
 

@@ -59,7 +59,7 @@ export function webhookRoutes({ db, baseUrl, now, key, allow, onRequeue }: Webho
 
   const sendOne = <Row extends { id: string }>(req: Request, res: Response, type: ResourceType<Row>, row: Row, status = 200) => {
     const attributes = selectAttributes(type, parseQueryString(req.originalUrl))
-    const [data] = serializeResources(type, [row], attributes, baseUrl())
+    const [data] = serializeResources(type, [row], { attributes, baseUrl: baseUrl(), now: now() })
     res.status(status)
     sendDocument(res, readDocument(data!, organization(req)))
   }
@@ -71,7 +71,7 @@ export function webhookRoutes({ db, baseUrl, now, key, allow, onRequeue }: Webho
   ) => {
     const attributes = selectAttributes(type, pairs)
     const meta = pageMeta(page, rows.length, totalCount)
-    const data = serializeResources(type, rows, attributes, baseUrl())
+    const data = serializeResources(type, rows, { attributes, baseUrl: baseUrl(), now: now() })
     sendDocument(res, listDocument(pageLinks(baseUrl(), path, pairs, meta), data, { ...meta, can_order_by: canOrderBy, can_query_by: canQueryBy }, parent))
   }
 
@@ -83,7 +83,7 @@ export function webhookRoutes({ db, baseUrl, now, key, allow, onRequeue }: Webho
 
   router
     .route(WEBHOOKS_PATH)
-    .get((req, res) => sendOrganization(db, req, res, webhooksOrganizationResource, baseUrl()))
+    .get((req, res) => sendOrganization({ db, baseUrl, now }, req, res, webhooksOrganizationResource))
     .all(notAllowed(['GET', 'HEAD', 'OPTIONS']))
 
   router

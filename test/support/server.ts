@@ -34,6 +34,12 @@ export function createClock(): TestClock {
   return { now: () => new Date(Date.now() + offset), advance: (ms: number) => void (offset += ms) }
 }
 
+/** A clock that moves only when told: for answers compared to the second. */
+export function createStandingClock(): TestClock {
+  let at = Date.now()
+  return { now: () => new Date(at), advance: (ms: number) => void (at += ms) }
+}
+
 export async function startTestServer(
   env: Record<string, string> = {},
   { db, clock = createClock() }: Pick<StartOptions, 'db'> & { clock?: TestClock } = {},
