@@ -28,6 +28,7 @@ const SMALL = 800
 const PREFIX = 'bench-org-'
 /** The ways of walking organization 1 that the traffic section compares. */
 const WALK_WAYS = 5
+const WALK_ROUNDS = 4
 
 interface Dataset {
   organizations: string[]
@@ -72,7 +73,7 @@ async function seed(db: Knex): Promise<Dataset> {
     organizations: organizations.map(String),
     largeOrganization,
     largeIds: await idRange(largeOrganization),
-    // One person per walk way (see trafficFigures), so that no walk counts in the rate-limit window of the walk before it.
+    // One person per way of walking (see walkFigures), so that no walk counts in the rate-limit window of the walk before it.
     largeTokens: await Promise.all(Array.from({ length: WALK_WAYS }, () => tokenFor(largeOrganization))),
     smallTokens: smallIds.map((s) => s.token),
     smallIds,
@@ -257,7 +258,7 @@ async function main(): Promise<void> {
     // The load is one person per organization far past PCO's 100 per 20 s: count, but never refuse.
     RATE_LIMIT: '1000000000', RATE_LIMIT_DEEP_OFFSET: '1000000000',
   }
-  // BENCH_ONLY=reads, traffic or webhooks measures that section alone, leaving the others' figures as they are.
+  // BENCH_ONLY=reads, traffic, walks, caches or webhooks measures that section alone, leaving the others' figures as they are.
   const only = process.env.BENCH_ONLY
   if (only === undefined || only === 'reads') {
     const table = await readsAndPages(databaseUrl, db, data, serverEnv)
@@ -268,6 +269,11 @@ async function main(): Promise<void> {
     const table = await trafficFigures(databaseUrl, db, data, serverEnv)
     console.log(`\n${table}\n`)
     writeSection('bench:traffic', table)
+  }
+  if (only === undefined || only === 'walks') {
+    const table = await walkFigures(db, data, serverEnv)
+    console.log(`\n${table}\n`)
+    writeSection('bench:walks', table)
   }
   if (only === undefined || only === 'caches') {
     const table = await cacheFigures(db, data, serverEnv)
@@ -480,8 +486,7 @@ async function walkOver(servers: string[], token: string, fresh: boolean): Promi
 
 /**
  * A job-status service's traffic: mixed reads and writes, writes alone, and polling, each against the
- * reference and the server (WORKERS=1), with pgbench's ceiling for the write statement; then walks of
- * organization 1 with WORKERS=1 and 2, over one connection and alternating between processes.
+ * reference and the server (WORKERS=1), with pgbench's ceiling for the write statement.
  */
 async function trafficFigures(databaseUrl: string, db: Knex, data: Dataset, serverEnv: Record<string, string>): Promise<string> {
   const traffic: Traffic = await prepareTraffic(db, data.organizations, data.largeOrganization)
@@ -527,38 +532,6 @@ async function trafficFigures(databaseUrl: string, db: Knex, data: Dataset, serv
   const names = rounds[0]!.ours.names
   for (const name of names) console.log(`${name}: server/reference by round ${rounds.map((round) => fmt(round.ours.figures[name]!.rps / round.theirs.figures[name]!.rps, 2)).join(', ')}`)
 
-  // Walks: the ways in turn, three times, each figure the median, with both servers up throughout.
-  // Each way walks as its own person, and each round starts at another way: a walk that follows
-  // another by the same person, within one rate-limit window, measured up to 9% slower on either
-  // server, and the way that always came next would carry that.
-  await vacuumed(db)
-  const single = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: '1' }, /listening on (\S+)/)
-  const other = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: '1' }, /listening on (\S+)/)
-  const pair = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: '2' }, /listening on (\S+)/)
-  const [a, b, c, d, e] = data.largeTokens as [string, string, string, string, string]
-  const ways: Array<[string, () => Promise<{ seconds: number; rows: number }>]> = [
-    ['1, one connection', () => walkOver([single.url], a, false)],
-    ['two servers in turn', () => walkOver([single.url, other.url], b, false)],
-    ['1, a connection per page', () => walkOver([single.url], c, true)],
-    ['2, one connection', () => walkOver([pair.url], d, false)],
-    ['2, a connection per page', () => walkOver([pair.url], e, true)],
-  ]
-  // Warm: every way once, and the pair over one connection once more (each new connection goes to the next of its processes).
-  for (const [, walk] of ways) await walk()
-  await ways[3]![1]()
-  const timed: Record<string, Array<{ seconds: number; rows: number }>> = {}
-  for (let round = 0; round < 3; round++) {
-    for (let i = 0; i < ways.length; i++) {
-      const [way, walk] = ways[(i + round * 2) % ways.length]!
-      ;(timed[way] ??= []).push(await walk())
-    }
-  }
-  const walks = Object.fromEntries(Object.entries(timed).map(([way, all]) => [way, all.sort((a, b) => a.seconds - b.seconds)[1]!]))
-  console.log(`walks (s): ${Object.entries(timed).map(([way, all]) => `${way}: ${all.map((w) => fmt(w.seconds, 2)).join(', ')}`).join('; ')}`)
-  await stop(single.child)
-  await stop(other.child)
-  await stop(pair.child)
-
   console.log('pgbench: the progress report statement')
   const dir = mkdtempSync(join(tmpdir(), 'pco-pgbench-'))
   const ceilingOf = (script: string) => {
@@ -577,7 +550,6 @@ async function trafficFigures(databaseUrl: string, db: Knex, data: Dataset, serv
     const ceiling = ceilings[name]
     return `| ${name} | ${fmt(a.rps)} | ${fmt(a.p50)} / ${fmt(a.p99)} | ${fmt(b.rps)} | ${fmt(b.p50)} / ${fmt(b.p99)} | ${fmt(a.rps / b.rps, 2)}× | ${ceiling ? fmt(ceiling) : ''} | ${a.errors + b.errors} |`
   })
-  const w = (key: string) => `${fmt(walks[key]!.seconds, 2)} s`
   return [
     `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; server, reference, database and load generator on the same machine.`,
     `${CONNECTIONS} connections, ${DURATION} s per scenario (autocannon), mean of ${ROUNDS} interleaved rounds, each request with the bearer token of its own organization; every job of the 999 small organizations is \`working\`. The reference (\`bench/baseline-server.ts\`) makes the same writes as plain \`UPDATE … RETURNING *\`. The server runs as shipped: webhooks outbox triggers, compression when asked.`,
@@ -585,8 +557,61 @@ async function trafficFigures(databaseUrl: string, db: Knex, data: Dataset, serv
     '| scenario | server rps (WORKERS=1) | p50 / p99 ms | reference rps | p50 / p99 ms | vs reference | pgbench ceiling tps | errors |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
+  ].join('\n')
+}
+
+/**
+ * Walks of organization 1 by links.next: one process and WORKERS=2 over one keep-alive connection,
+ * two servers in turn, and a new connection per page to one process and to WORKERS=2.
+ */
+async function walkFigures(db: Knex, data: Dataset, serverEnv: Record<string, string>): Promise<string> {
+  // Each way walks as its own person, and the order reverses every round (ABBA), so that no way
+  // always follows the same other: a walk that follows another by the same person, within one
+  // rate-limit window, measured up to 9% slower on either server.
+  await vacuumed(db)
+  const single = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: '1' }, /listening on (\S+)/)
+  const other = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: '1' }, /listening on (\S+)/)
+  const pair = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: '2' }, /listening on (\S+)/)
+  const [a, b, c, d, e] = data.largeTokens as [string, string, string, string, string]
+  const ways: Array<[string, () => Promise<{ seconds: number; rows: number }>]> = [
+    ['1, one connection', () => walkOver([single.url], a, false)],
+    ['2, one connection', () => walkOver([pair.url], b, false)],
+    ['two servers in turn', () => walkOver([single.url, other.url], c, false)],
+    ['1, a connection per page', () => walkOver([single.url], d, true)],
+    ['2, a connection per page', () => walkOver([pair.url], e, true)],
+  ]
+  // Warm: every way once, and the pair over one connection once more (each new connection goes to the next of its processes).
+  for (const [, walk] of ways) await walk()
+  await ways[1]![1]()
+  const timed: Record<string, number[]> = {}
+  let rows = 0
+  for (let round = 0; round < WALK_ROUNDS; round++) {
+    for (const [way, walk] of round % 2 === 0 ? ways : [...ways].reverse()) {
+      const walked = await walk()
+      rows = walked.rows
+      ;(timed[way] ??= []).push(walked.seconds)
+    }
+  }
+  await stop(single.child)
+  await stop(other.child)
+  await stop(pair.child)
+  console.log(`walks (s): ${Object.entries(timed).map(([way, all]) => `${way}: ${all.map((seconds) => fmt(seconds, 2)).join(', ')}`).join('; ')}`)
+  const median = (all: number[]) => {
+    const sorted = [...all].sort((x, y) => x - y)
+    return (sorted[Math.floor((sorted.length - 1) / 2)]! + sorted[Math.ceil((sorted.length - 1) / 2)]!) / 2
+  }
+  const w = (way: string) => `${fmt(median(timed[way]!), 2)} s`
+  return [
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; server, database and client on the same machine.`,
+    `Walk of organization 1 (${fmt(rows)} rows, per_page=100) by \`links.next\`, the median of ${WALK_ROUNDS} walks each, the ways taken in turn, forwards then backwards, each way as its own person:`,
     '',
-    `Walk of organization 1 (${fmt(walks['1, one connection']!.rows)} rows, per_page=100) by \`links.next\`, median of three walks each, taken in turn (each round starting at another way, each way as its own person): one process over one keep-alive connection ${w('1, one connection')}; WORKERS=2 over one keep-alive connection ${w('2, one connection')}; pages alternating between two servers (WORKERS=1 each, on one database), over a keep-alive connection to each, ${w('two servers in turn')}; WORKERS=2 with a new connection per page, so pages alternate between the processes, ${w('2, a connection per page')}, against ${w('1, a connection per page')} for one process with a new connection per page.`,
+    '| way | seconds |',
+    '| --- | ---: |',
+    `| one process (WORKERS=1), one keep-alive connection | ${w('1, one connection')} |`,
+    `| WORKERS=2, one keep-alive connection | ${w('2, one connection')} |`,
+    `| two servers (WORKERS=1 each, one database), pages in turn over a keep-alive connection to each | ${w('two servers in turn')} |`,
+    `| one process, a new connection per page | ${w('1, a connection per page')} |`,
+    `| WORKERS=2, a new connection per page (pages alternate between the processes) | ${w('2, a connection per page')} |`,
   ].join('\n')
 }
 
