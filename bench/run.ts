@@ -566,8 +566,8 @@ async function trafficFigures(databaseUrl: string, db: Knex, data: Dataset, serv
  */
 async function walkFigures(db: Knex, data: Dataset, serverEnv: Record<string, string>): Promise<string> {
   // Each way walks as its own person, and the order reverses every round (ABBA), so that no way
-  // always follows the same other: a walk that follows another by the same person, within one
-  // rate-limit window, measured up to 9% slower on either server.
+  // always follows the same other: a walk that follows another by the same person on another server
+  // measured up to 9% slower (docs/performance.md).
   await vacuumed(db)
   const single = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: '1' }, /listening on (\S+)/)
   const other = await start(process.execPath, START_ARGS, { ...serverEnv, WORKERS: '1' }, /listening on (\S+)/)
