@@ -26,7 +26,7 @@ const ORGANIZATIONS = 1_000
 const LARGE = 200_000
 const SMALL = 800
 const PREFIX = 'bench-org-'
-/** The ways of walking organization 1 that the traffic section compares. */
+/** The ways of walking organization 1 that the walks section compares, and the rounds of them. */
 const WALK_WAYS = 5
 const WALK_ROUNDS = 4
 
@@ -73,7 +73,7 @@ async function seed(db: Knex): Promise<Dataset> {
     organizations: organizations.map(String),
     largeOrganization,
     largeIds: await idRange(largeOrganization),
-    // One person per way of walking (see walkFigures), so that no walk counts in the rate-limit window of the walk before it.
+    // One person per way of walking (see walkFigures), so that no walk follows another by the same person.
     largeTokens: await Promise.all(Array.from({ length: WALK_WAYS }, () => tokenFor(largeOrganization))),
     smallTokens: smallIds.map((s) => s.token),
     smallIds,
