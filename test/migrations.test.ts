@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { readdirSync } from 'node:fs'
 import { describe, it } from 'node:test'
+import pg from 'pg'
 import { openDatabase } from '../src/db/database'
 import { migrate } from '../src/db/migrate'
 
@@ -15,6 +16,31 @@ describe('migrations', () => {
       assert.deepEqual(applied, files)
     } finally {
       await db.destroy()
+    }
+  })
+
+  it('a new PostgreSQL database migrated by several servers at once leaves one migration lock, and all of them start', { skip: process.env.DATABASE_URL ? false : 'no DATABASE_URL: the embedded database opens in one process' }, async () => {
+    const url = new URL(process.env.DATABASE_URL!)
+    const name = `pco_migrate_race_${process.pid}`
+    const admin = new pg.Client({ connectionString: url.toString() })
+    await admin.connect()
+    try {
+      await admin.query(`DROP DATABASE IF EXISTS ${name}`)
+      await admin.query(`CREATE DATABASE ${name}`)
+      url.pathname = `/${name}`
+      // Each its own pool, as separate server processes would have.
+      const servers = Array.from({ length: 6 }, () => openDatabase({ databaseUrl: url.toString(), dataDir: 'memory://', databasePoolMax: 2 }))
+      try {
+        const applied = await Promise.all(servers.map((db) => migrate(db)))
+        assert.equal(applied.flat().length, readdirSync('db/migrations').filter((file) => file.endsWith('.ts')).length)
+        const { rows } = await servers[0]!.raw('SELECT is_locked FROM knex_migrations_lock')
+        assert.deepEqual(rows, [{ is_locked: 0 }])
+      } finally {
+        await Promise.all(servers.map((db) => db.destroy()))
+      }
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await admin.end()
     }
   })
 })

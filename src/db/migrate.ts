@@ -63,10 +63,22 @@ export async function pendingMigrations(db: Knex): Promise<string[]> {
   return pending.map(([name]) => name)
 }
 
+/**
+ * Knex keeps its migration lock in a one-row table that it fills on first use by checking and then
+ * inserting: two processes migrating a new database at once can each insert a row, and knex then
+ * reads every later attempt as "already locked" (its UPDATE … WHERE is_locked = 0 counts two rows),
+ * so neither server ever starts. The row is made here first, exactly once.
+ */
+async function ensureOneLockRow(db: Knex): Promise<void> {
+  await db.raw('CREATE TABLE IF NOT EXISTS knex_migrations_lock ("index" serial PRIMARY KEY, is_locked integer)')
+  await db.raw('INSERT INTO knex_migrations_lock ("index", is_locked) VALUES (1, 0) ON CONFLICT ("index") DO NOTHING')
+}
+
 /** Brings the schema up to date; safe to call from several processes at once. */
 export async function migrate(db: Knex, options: MigrateOptions = {}): Promise<string[]> {
   for (let attempt = 1; ; attempt++) {
     try {
+      await ensureOneLockRow(db)
       const [, applied] = (await db.migrate.latest({ migrationSource: sourceOf(options) })) as [number, string[]]
       return applied
     } catch (error) {
