@@ -8,6 +8,7 @@ import { promisify } from 'node:util'
 import { describe, it } from 'node:test'
 import pg from 'pg'
 import { embeddedSocketPath } from '../src/db/embedded-socket'
+import { withOwnDatabase } from './support/databases'
 import { request } from './support/http'
 import { startTestServer, type TestServer } from './support/server'
 import { tempDirs } from './support/temp-dirs'
@@ -125,18 +126,7 @@ describe('the command-line tool beside a running server', () => {
   it('runs every command of the README on PostgreSQL, the same way', async (t) => {
     if (!process.env.DATABASE_URL) return t.skip('no DATABASE_URL: the embedded run only')
     // A database of its own, so the README's ids (organization 2, person 2) are the ones it gets.
-    const url = new URL(process.env.DATABASE_URL)
-    const name = `pco_readme_${process.pid}`
-    const admin = new pg.Client({ connectionString: process.env.DATABASE_URL })
-    await admin.connect()
-    await admin.query(`CREATE DATABASE ${name}`)
-    try {
-      url.pathname = `/${name}`
-      await readmeWalk({ env: { DATABASE_URL: url.toString() } })
-    } finally {
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-      await admin.end()
-    }
+    await withOwnDatabase(`pco_readme_${process.pid}`, (url) => readmeWalk({ env: { DATABASE_URL: url } }))
   })
 
   it('serves psql on an owner-only socket in DATA_DIR', async (t) => {

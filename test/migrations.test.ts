@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict'
 import { readdirSync } from 'node:fs'
 import { describe, it } from 'node:test'
-import pg from 'pg'
 import { openDatabase } from '../src/db/database'
 import { migrate } from '../src/db/migrate'
+import { withOwnDatabase } from './support/databases'
 
 describe('migrations', () => {
   it('a fresh database gets every file of db/migrations, in order', async () => {
@@ -20,16 +20,9 @@ describe('migrations', () => {
   })
 
   it('a new PostgreSQL database migrated by several servers at once leaves one migration lock, and all of them start', { skip: process.env.DATABASE_URL ? false : 'no DATABASE_URL: the embedded database opens in one process' }, async () => {
-    const url = new URL(process.env.DATABASE_URL!)
-    const name = `pco_migrate_race_${process.pid}`
-    const admin = new pg.Client({ connectionString: url.toString() })
-    await admin.connect()
-    try {
-      await admin.query(`DROP DATABASE IF EXISTS ${name}`)
-      await admin.query(`CREATE DATABASE ${name}`)
-      url.pathname = `/${name}`
+    await withOwnDatabase(`pco_migrate_race_${process.pid}`, async (url) => {
       // Each its own pool, as separate server processes would have.
-      const servers = Array.from({ length: 6 }, () => openDatabase({ databaseUrl: url.toString(), dataDir: 'memory://', databasePoolMax: 2 }))
+      const servers = Array.from({ length: 6 }, () => openDatabase({ databaseUrl: url, dataDir: 'memory://', databasePoolMax: 2 }))
       try {
         const applied = await Promise.all(servers.map((db) => migrate(db)))
         assert.equal(applied.flat().length, readdirSync('db/migrations').filter((file) => file.endsWith('.ts')).length)
@@ -38,9 +31,6 @@ describe('migrations', () => {
       } finally {
         await Promise.all(servers.map((db) => db.destroy()))
       }
-    } finally {
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-      await admin.end()
-    }
+    })
   })
 })
