@@ -617,8 +617,8 @@ async function walkFigures(db: Knex, data: Dataset, serverEnv: Record<string, st
 
 /**
  * Each in-process cache's worth: the scenarios it could speed up, measured with every cache on and
- * with that one off (CACHES_OFF), in the same run. `known_tokens` off also turns off the path that
- * answers known callers ahead of Express, which stands on it.
+ * with that one off (CACHES_OFF), in the same run. `known_tokens` off: every request's credential is
+ * looked up before the statement that re-checks and counts it.
  */
 async function cacheFigures(db: Knex, data: Dataset, serverEnv: Record<string, string>): Promise<string> {
   const traffic = await prepareTraffic(db, data.organizations, data.largeOrganization)

@@ -4,7 +4,7 @@ import compression from 'compression'
 import express from 'express'
 import type { Knex } from 'knex'
 import type { Logger } from 'pino'
-import { authenticate, authMethodOf } from './auth/authenticate'
+import { authenticate, authMethodOf, identifier } from './auth/authenticate'
 import { FailureThrottle } from './auth/failure-throttle'
 import { oauthRoutes } from './auth/oauth/routes'
 import { KnownTokens } from './auth/known-tokens'
@@ -21,7 +21,7 @@ import { requestLog } from './http/request-log'
 import { NotFound } from './jsonapi/errors'
 import { xplentyRoutes } from './dialects/xplenty'
 import { zendeskRoutes } from './dialects/zendesk'
-import { knownCallers } from './job-statuses/known-callers'
+import { hotRoutes } from './job-statuses/hot-routes'
 import { ReadBatcher } from './job-statuses/read-batch'
 import { jobStatusRoutes } from './job-statuses/routes'
 import { PageCache } from './job-statuses/pages'
@@ -51,7 +51,7 @@ export interface AppDeps {
   wakeDeliveries: () => void
 }
 
-/** Answers every request: the known callers' hot requests directly, the rest through the Express app. */
+/** Answers every request: the job-status traffic through its own pipeline (hot-routes.ts), the rest through the Express app. */
 export function createApp({ db, counters, config, logger, now, baseUrl, notifications, webhookKey, wakeDeliveries }: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const app = express()
   app.disable('x-powered-by')
@@ -89,7 +89,7 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
   calendar.use(authenticate({ db, now, scope: 'calendar', throttle, counters, rateLimitPeriod: config.rateLimitPeriod, knownTokens }))
   calendar.use(rateLimit({ db: counters, now, ...rules }))
   calendar.use(organizationRoutes({ db, baseUrl, now }))
-  calendar.use(jobStatusRoutes({ db, baseUrl, now, positions, pages }))
+  calendar.use(jobStatusRoutes())
   app.use(calendar)
 
   // The Zendesk and Xplenty dialects read the same store, with the PCO surface's bearer tokens and limits.
@@ -105,8 +105,7 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
   jobs.use(
     rateLimit({ db: counters, limit: config.rateLimit, deepOffsetLimit: config.rateLimitDeepOffset, periodSeconds: config.rateLimitPeriod, now }),
   )
-  const writes = new WriteBatcher(db, now)
-  jobs.use(jobWriteRoutes({ db, baseUrl, now, notifications, writes, maxEventStreams: config.eventStreamsMax, retryAfter: config.unavailableRetryAfter, idempotencyKeyTtl: config.idempotencyKeyTtl }))
+  jobs.use(jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStreams: config.eventStreamsMax, retryAfter: config.unavailableRetryAfter, idempotencyKeyTtl: config.idempotencyKeyTtl }))
   app.use(jobs)
 
   const webhooks = express.Router()
@@ -124,10 +123,16 @@ export function createApp({ db, counters, config, logger, now, baseUrl, notifica
   })
   app.use(renderError(logger, config.unavailableRetryAfter))
 
-  // A token seen valid before skips the lookup: the hot requests re-check it in a shared statement.
-  const hot = knownCallers({
+  // The list, read, progress report and PATCH of job statuses, for every caller; a credential is
+  // identified here only when the known tokens do not hold it, and its request counted by the
+  // statement that re-checks it.
+  const identify = (scope: 'calendar' | 'jobs') =>
+    identifier({ db, now, scope, throttle, counters, rateLimitPeriod: config.rateLimitPeriod, counts: false, knownTokens })
+  const hot = hotRoutes({
     db, counters, baseUrl, now, positions, pages, knownTokens, throttle, rateLimit: rules, logger,
-    unavailableRetryAfter: config.unavailableRetryAfter, reads: new ReadBatcher(counters, now, config.rateLimitPeriod), writes,
+    identify: { calendar: identify('calendar'), jobs: identify('jobs') },
+    unavailableRetryAfter: config.unavailableRetryAfter, idempotencyKeyTtl: config.idempotencyKeyTtl,
+    reads: new ReadBatcher(counters, now, config.rateLimitPeriod), writes: new WriteBatcher(db, now),
   })
   const health = healthChecks(db, config.unavailableRetryAfter)
   const metrics = metricsEndpoint({

@@ -69,7 +69,7 @@ describe(`GET /metrics (${backend})`, () => {
 
     assert.ok(sum(metrics.get('pco_authentication_failures_total'), {}) >= 1)
     assert.equal(sum(metrics.get('pco_rate_limit_refusals_total'), { limit: 'requests' }), 1)
-    // The list's second and third requests found the token known: answered ahead of Express.
+    // The list's second and third requests found the token known: no lookup before the shared statement.
     assert.ok(sum(metrics.get('pco_cache_lookups_total'), { cache: 'known_tokens', result: 'hit' }) >= 2)
     assert.equal(sum(metrics.get('pco_event_streams_open'), {}), 0)
     assert.equal(sum(metrics.get('pco_database_unavailable_responses_total'), {}), 0)

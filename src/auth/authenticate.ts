@@ -1,5 +1,6 @@
 // Who is calling: bearer tokens through passport-http-bearer, personal access tokens through HTTP Basic.
-import type { NextFunction, Request, RequestHandler, Response } from 'express'
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import type { Request, RequestHandler } from 'express'
 import { Passport } from 'passport'
 import { Strategy as BearerStrategy } from 'passport-http-bearer'
 import type { Knex } from 'knex'
@@ -37,7 +38,7 @@ export function principalOf(req: Request): Principal {
 }
 
 /** The value of `X-PCO-API-Auth-Method`, from the scheme the client sent ("None" without one). */
-export function authMethodOf(req: Request): AuthMethod | 'None' {
+export function authMethodOf(req: { headers: IncomingHttpHeaders }): AuthMethod | 'None' {
   const scheme = /^\s*(\S+)/.exec(req.headers.authorization ?? '')?.[1]?.toLowerCase()
   if (scheme === 'bearer') return 'OAuth2'
   if (scheme === 'basic') return 'HTTPBasic'
@@ -58,25 +59,34 @@ export interface AuthenticateOptions {
   /** The scope a bearer token must hold for this surface (`calendar` for /calendar/v2). */
   scope: string
   throttle: FailureThrottle
-  /** Where a valid bearer token's request is counted, in the same statement as its lookup. */
+  /** Where a bearer token is looked up (and a valid one's request counted, in the same statement). */
   counters: Knex
   rateLimitPeriod: number
+  /**
+   * Whether a valid bearer token's lookup also counts the request for the rate limit; off where the
+   * request is counted by the statement that re-checks the credential (job-statuses/hot-routes.ts).
+   */
+  counts?: boolean
   /** Where a valid credential is remembered, for routes that re-check it in their own statement. */
   knownTokens?: KnownTokens
 }
 
+/** Who presents the request's credential; throws the 401 that says why not (and the 429 of the failure throttle). */
+export type Identify = (req: IncomingMessage, res: ServerResponse) => Promise<Principal>
+
 /**
- * Authenticates every request it guards. Bearer tokens are checked by passport-http-bearer with a
- * verify function that reports why a token fails, so the 401 can carry PCO's hint.
+ * Identifies the caller of every request it is asked about. Bearer tokens are checked by
+ * passport-http-bearer with a verify function that reports why a token fails, so the 401 can carry
+ * PCO's hint; an address with too many failures is refused before any credential is looked at.
  */
-export function authenticate({ db, now, scope, throttle, counters, rateLimitPeriod, knownTokens }: AuthenticateOptions): RequestHandler {
+export function identifier({ db, now, scope, throttle, counters, rateLimitPeriod, counts = true, knownTokens }: AuthenticateOptions): Identify {
   // An instance of our own: passport's default export is one global, shared by every app in the process.
   const passport = new Passport()
   const strategyName = 'bearer'
   passport.use(
     strategyName,
     new BearerStrategy((token, done) => {
-      findAccessTokenAndCount(counters, token, { now: now(), scope, periodSeconds: rateLimitPeriod }).then((row) => {
+      findAccessTokenAndCount(counters, token, { now: now(), scope, periodSeconds: rateLimitPeriod, counts }).then((row) => {
         let hint: UnauthorizedHint
         if (!row) hint = undefined
         else if (row.revoked_at && row.revoked_at <= now()) hint = 'CAPUCHIN'
@@ -99,41 +109,48 @@ export function authenticate({ db, now, scope, throttle, counters, rateLimitPeri
     }),
   )
 
-  const bearer = (req: Request, res: Response, next: NextFunction) => {
-    const handler = passport.authenticate(
-      strategyName,
-      { session: false },
-      (error: unknown, principal: Principal | false, info: unknown) => {
-        if (error) return next(error)
-        if (!principal) return next(new Unauthorized(hintOf(info)))
-        req.principal = principal
-        next()
-      },
-    ) as RequestHandler
-    handler(req, res, next)
-  }
+  const bearer = (req: IncomingMessage, res: ServerResponse) =>
+    new Promise<Principal>((resolve, reject) => {
+      const handler = passport.authenticate(strategyName, { session: false }, (error: unknown, principal: Principal | false, info: unknown) => {
+        if (error) return reject(error)
+        if (!principal) return reject(new Unauthorized(hintOf(info)))
+        resolve(principal)
+      }) as (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void
+      handler(req, res, reject)
+    })
 
-  const basic = async (req: Request, header: string) => {
+  const basic = async (header: string): Promise<Principal> => {
     const credentials = parseBasic(header)
     if (!credentials) throw new BasicAccessDenied()
     const row = await findPersonalAccessToken(db, credentials.appId)
     if (!row || row.revoked_at || !secretMatches(credentials.secret, row.secret_digest)) throw new BasicAccessDenied()
-    // A personal access token acts as its person in every product, as PCO's do.
-    req.principal = { personId: row.person_id, organizationId: row.organization_id, method: 'HTTPBasic', scopes: [scope] }
     knownTokens?.remember(basicCredential(credentials.appId, credentials.secret).key, { personId: row.person_id, organizationId: row.organization_id, method: 'HTTPBasic', scopes: [] })
+    // A personal access token acts as its person in every product, as PCO's do.
+    return { personId: row.person_id, organizationId: row.organization_id, method: 'HTTPBasic', scopes: [scope] }
   }
 
-  return (req, res, next) => {
+  return async (req, res) => {
     const header = req.headers.authorization
     const method = authMethodOf(req)
-    if (header === undefined || method === 'None') return next(new Unauthorized(undefined, { challengeBasic: true }))
+    if (header === undefined || method === 'None') throw new Unauthorized(undefined, { challengeBasic: true })
     const address = clientAddress(req)
     throttle.check(address)
-    const done = (error?: unknown) => {
+    try {
+      return await (method === 'OAuth2' ? bearer(req, res) : basic(header))
+    } catch (error) {
       if (error instanceof Unauthorized || error instanceof BasicAccessDenied) throttle.recordFailure(address)
-      next(error)
+      throw error
     }
-    if (method === 'OAuth2') return bearer(req, res, done)
-    basic(req, header).then(() => done(), done)
+  }
+}
+
+/** Authenticates every request it guards: `req.principal` is the caller, or the request fails with why not. */
+export function authenticate(options: AuthenticateOptions): RequestHandler {
+  const identify = identifier(options)
+  return (req, res, next) => {
+    identify(req, res).then((principal) => {
+      req.principal = principal
+      next()
+    }, next)
   }
 }

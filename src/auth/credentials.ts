@@ -25,13 +25,13 @@ export interface PersonalAccessTokenRow {
 export const TOKEN_IN_FORCE = '(t.revoked_at IS NULL OR t.revoked_at > :now) AND (t.expires_at IS NULL OR t.expires_at > :now)'
 
 /**
- * Looks a bearer token up and, when it is valid for `scope`, counts the request in its person's
- * rate-limit window, in one statement. Runs on the counters connections (synchronous_commit off).
+ * Looks a bearer token up and, when it is valid for `scope` (and `counts`), counts the request in its
+ * person's rate-limit window, in one statement. Runs on the counters connections (synchronous_commit off).
  */
 export async function findAccessTokenAndCount(
   db: Knex,
   token: string,
-  { now, scope, periodSeconds }: { now: Date; scope: string; periodSeconds: number },
+  { now, scope, periodSeconds, counts = true }: { now: Date; scope: string; periodSeconds: number; counts?: boolean },
 ): Promise<(AccessTokenRow & { window?: Window }) | undefined> {
   const { rows } = await db.raw(
     `WITH token AS (
@@ -40,11 +40,11 @@ export async function findAccessTokenAndCount(
        FROM oauth_access_tokens AS t JOIN people AS p ON p.id = t.person_id
        WHERE t.token_digest = :digest
      ), counted AS (
-       ${COUNT_REQUEST("SELECT 'person:' || person_id, :now::timestamptz, 1 FROM token WHERE valid")}
+       ${COUNT_REQUEST("SELECT 'person:' || person_id, :now::timestamptz, 1 FROM token WHERE valid AND :counts")}
        RETURNING count, window_started_at
      )
      SELECT token.*, counted.count, counted.window_started_at FROM token LEFT JOIN counted ON true`,
-    windowBindings(now, periodSeconds, { digest: digestSecret(token), scope }),
+    windowBindings(now, periodSeconds, { digest: digestSecret(token), scope, counts }),
   )
   const [row] = rows as Array<Record<string, unknown>>
   if (!row) return undefined

@@ -106,7 +106,7 @@ function openThroughServer(inUse: DataDirInUse, logger: Logger | undefined): Dat
  * The connections that count requests for the rate limit. On PostgreSQL they commit without waiting
  * for the WAL to reach disk (synchronous_commit off): a count lost in a crash costs nothing, while
  * an fsync per request cost about 30% of throughput (docs/performance.md). Job data is never written through them;
- * the known callers' statements (job-statuses/read-batch.ts and the list's page) run here.
+ * the job-status pipeline's shared statements (job-statuses/read-batch.ts, and the list's page) run here.
  */
 export function openCounterDatabase(config: Pick<Config, 'databaseUrl' | 'databasePoolMax'>, main: Database, logger?: Logger): Database {
   if (config.databaseUrl === undefined) return main
@@ -116,7 +116,7 @@ export function openCounterDatabase(config: Pick<Config, 'databaseUrl' | 'databa
     connection: { connectionString: config.databaseUrl, application_name: applicationName('pco-job-status-counters'), ...CONNECTING },
     pool: {
       min: 0,
-      // The known callers' statements run here too (job-statuses/known-callers.ts).
+      // The job-status pipeline's shared statements run here too (job-statuses/hot-routes.ts).
       max: config.databasePoolMax,
       idleTimeoutMillis: 30_000,
       afterCreate: (connection: { query(sql: string, done: (error: Error | null) => void): void }, done: (error: Error | null, connection: unknown) => void) => {

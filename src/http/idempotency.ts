@@ -1,7 +1,6 @@
 // Idempotency-Key: the first response to a key is stored with the write it describes, and replayed after.
 import { createHash } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
-import type { Request } from 'express'
 import type { Knex } from 'knex'
 import { IdempotencyKeyReused, InvalidParameter } from '../jsonapi/errors'
 
@@ -10,6 +9,24 @@ export interface StoredResponse {
   body: string
   location?: string
 }
+
+/** What identifies a write to its Idempotency-Key: the key, and the request it was first sent with. */
+export interface IdempotentRequest {
+  /** The Idempotency-Key header; none for a write without one. */
+  key: string | undefined
+  method: string
+  /** The request's path, without its query string. */
+  path: string
+  body: unknown
+}
+
+/** An Express request's Idempotency-Key and what it stands for. */
+export const idempotentRequest = (req: { get(name: string): string | undefined; method: string; path: string; body?: unknown }): IdempotentRequest => ({
+  key: req.get('Idempotency-Key'),
+  method: req.method,
+  path: req.path,
+  body: req.body,
+})
 
 export interface KeyLifetime {
   now: () => Date
@@ -24,15 +41,14 @@ export interface KeyLifetime {
  */
 export async function idempotently(
   db: Knex,
-  req: Request,
+  { key, method, path, body: requestBody }: IdempotentRequest,
   personId: string,
   { now, ttlSeconds }: KeyLifetime,
   write: (trx: Knex) => Promise<StoredResponse>,
 ): Promise<StoredResponse & { replayed: boolean }> {
-  const key = req.get('Idempotency-Key')
   if (key === undefined) return { ...(await write(db)), replayed: false }
   if (key.length === 0 || key.length > 255) throw new InvalidParameter('Idempotency-Key', 'Idempotency-Key must be 1 to 255 characters')
-  const fingerprint = createHash('sha256').update(`${req.method} ${req.path}\n${JSON.stringify(req.body ?? null)}`).digest('hex')
+  const fingerprint = createHash('sha256').update(`${method} ${path}\n${JSON.stringify(requestBody ?? null)}`).digest('hex')
 
   const fresh = await db.transaction(async (trx) => {
     // An expired key not yet swept is claimed afresh, as if it had been.

@@ -42,48 +42,38 @@ export function findUnacceptableJson(value: unknown): { pointer: string; detail:
 const JSON_TYPES = ['application/json', 'application/vnd.api+json']
 
 /** Whether the request carries a body at all: a Content-Length above 0, or a chunked one. */
-const hasBody = (headers: Record<string, string | string[] | undefined>) =>
+const hasBody = (headers: IncomingHttpHeaders) =>
   headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0')
 
-/**
- * Parses a JSON (or JSON:API) body within MAX_BODY_BYTES and refuses JSON the store cannot hold;
- * a body in another media type answers 415 naming it, instead of reading as no body at all.
- */
-export function jsonBody(): RequestHandler[] {
-  return [
-    (req, _res, next) => {
-      if (!hasBody(req.headers) || req.is(JSON_TYPES)) return next()
-      const type = req.headers['content-type']
-      next(new UnsupportedMediaType(`${type ? `The body is ${type.split(';', 1)[0]!.trim()}` : 'The body has no Content-Type'}; send application/vnd.api+json or application/json`))
-    },
-    parseJson,
-    acceptJson,
-  ]
-}
+/** The body's media type, without its parameters, as Content-Type names it. */
+const mediaTypeOf = (headers: IncomingHttpHeaders) => headers['content-type']?.split(';', 1)[0]!.trim()
 
 const parseJson = express.json({ type: JSON_TYPES, limit: MAX_BODY_BYTES })
 
-const acceptJson: RequestHandler = (req, _res, next) => {
-  const unacceptable = findUnacceptableJson(req.body)
-  next(unacceptable ? new InvalidAttribute(unacceptable.pointer, unacceptable.detail) : undefined)
-}
-
 /**
- * Whether `headers` name a body jsonBody() parses without asking anything of Express: a JSON media
- * type, spelled plainly, in UTF-8 or no charset. Another spelling may still be JSON; the app decides.
+ * Reads a JSON (or JSON:API) body within MAX_BODY_BYTES and refuses JSON the store cannot hold: its
+ * value (undefined without a body) or its 4xx. A body in another media type answers 415 naming it,
+ * instead of reading as no body at all.
  */
-export function isPlainJsonBody(headers: IncomingHttpHeaders): boolean {
-  const match = /^\s*([^;\s]+)\s*(?:;\s*charset="?utf-8"?\s*)?$/i.exec(headers['content-type'] ?? '')
-  return match !== null && JSON_TYPES.includes(match[1]!.toLowerCase()) && hasBody(headers)
-}
-
-/** Reads and checks a body isPlainJsonBody() accepted, as jsonBody() does: its value or its 4xx. */
 export function readJsonBody(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
   const request = req as Request
   return new Promise((resolve, reject) => {
+    const type = mediaTypeOf(req.headers)
+    if (hasBody(req.headers) && !JSON_TYPES.includes(type?.toLowerCase() ?? '')) {
+      return reject(new UnsupportedMediaType(`${type ? `The body is ${type}` : 'The body has no Content-Type'}; send application/vnd.api+json or application/json`))
+    }
     parseJson(request, res as Response, (error?: unknown) => {
       if (error) return reject(error)
-      acceptJson(request, res as Response, (unacceptable?: unknown) => (unacceptable ? reject(unacceptable) : resolve(request.body)))
+      const unacceptable = findUnacceptableJson(request.body)
+      if (unacceptable) return reject(new InvalidAttribute(unacceptable.pointer, unacceptable.detail))
+      resolve(request.body)
     })
   })
+}
+
+/** readJsonBody as a middleware: `req.body` is the request's JSON. */
+export function jsonBody(): RequestHandler {
+  return (req, res, next) => {
+    readJsonBody(req, res).then(() => next(), next)
+  }
 }

@@ -129,7 +129,7 @@ export function pageStart(positions: PositionCache, organizationId: string, page
  * come from one snapshot. The page's ids are chosen from the (organization_id, id) index first and
  * joined back, which skips rows about ten times faster than OFFSET over whole rows; `fromId` lets a
  * deep page start near its first row. When the organization is still at revision `held`, no row is
- * read: the caller holds the page. The shared statement of known callers (read-batch.ts) runs it too.
+ * read: the caller holds the page. The statement the list's requests share (read-batch.ts) runs it too.
  */
 export const PAGE_ROWS = (columns: string, input: { fromId: string; skip: string; limit: string; held: string }) => `SELECT ${columns} FROM job_statuses
        WHERE c.revision IS DISTINCT FROM ${input.held}

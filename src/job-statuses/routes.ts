@@ -2,17 +2,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Router } from 'express'
 import type { Knex } from 'knex'
-import { principalOf } from '../auth/authenticate'
 import { answeredNotModified, listDocument, readDocument, renderDocument, selectAttributes, sendBody, sendDocument, serializeResources, weakEtag } from '../jsonapi/document'
 import { MethodNotAllowed, NotFound } from '../jsonapi/errors'
-import { parseId } from '../jsonapi/format'
 import { pageLinks, pageMeta, parsePage } from '../jsonapi/pagination'
 import { formatQueryString, parseQueryString } from '../jsonapi/query-string'
 import { storedEncodingFor } from '../http/encodings'
 import { CAN_ORDER_BY, CAN_QUERY_BY, parseListQuery } from './parameters'
 import type { PageCache, RenderedPage } from './pages'
 import type { PositionCache } from './positions'
-import { columnsFor, findJobStatus, isPlainList, listJobStatuses, listResults, pageStart, readPage, settlePage, type JobStatusRow, type ListedPage, type PageStart, type PlainPage } from './query'
+import { columnsFor, isPlainList, listJobStatuses, listResults, pageStart, settlePage, type JobStatusRow, type ListedPage, type PageStart, type PlainPage } from './query'
 import { changesWithTime, JOB_STATUSES_PATH, jobStatusResource, type JobStatusWithResults } from './resource'
 
 /** What a document's rows contribute to its ETag: the row's version where it was read, else updated_at. */
@@ -56,72 +54,65 @@ type ListOptions = Pick<JobStatusRoutesOptions, 'db' | 'now' | 'pages' | 'positi
 type ReadOptions = Pick<JobStatusRoutesOptions, 'db' | 'now'>
 
 /**
- * Reads a plain page from `start`: query.ts's own statement, or a known caller's shared one
- * (known-callers.ts), which also checks and counts the caller and answers undefined when it handed
- * the request on instead.
+ * Reads a plain page from `start`: the statement shared with the requests that arrive together
+ * (read-batch.ts), which also re-checks and counts the caller, and throws when it refuses them.
  */
-export type PageReader = (start: PageStart, columns: string) => Promise<PlainPage | undefined>
+export type PageReader = (start: PageStart, columns: string) => Promise<PlainPage>
 
-/** Reads the job a read asks for, showing `columns`, or answers undefined when it handed the request on. */
-export type JobReader = (columns: string) => Promise<{ row?: JobStatusRow } | undefined>
+/** Reads the job a read asks for, showing `columns` (none when the organization has no such job); throws when it refuses the caller. */
+export type JobReader = (columns: string) => Promise<JobStatusRow | undefined>
+
+/** Where a list or read is answered from, and for whom. */
+export interface Answering {
+  baseUrl: string
+  req: IncomingMessage
+  res: ServerResponse
+  /** The request's URL, query string included. */
+  url: string
+  organizationId: string
+}
 
 /**
- * A list request's stages after its caller is known: the page held for it (pages.ts), where its
- * statement starts (positions.ts), the page read by `read` (with `pagesDb` by default) and made
- * exact, then sent, or only its organization's revision read when a held page still stands.
+ * A plain list's stages once its caller is known: the page held for it (pages.ts), where its
+ * statement starts (positions.ts), the page read by `read` and made exact (on `pagesDb`), then
+ * sent, or only its organization's revision read when a held page still stands.
  */
-export async function respondWithList(
-  options: ListOptions, pagesDb: Knex, baseUrl: string, req: IncomingMessage, res: ServerResponse, url: string, organizationId: string, list: ParsedList,
-  read: PageReader = (start, columns) => readPage(pagesDb, organizationId, start, columns),
-) {
+export async function respondWithList(options: ListOptions, pagesDb: Knex, answering: Answering, list: ParsedList, read: PageReader) {
+  const { baseUrl, url, organizationId } = answering
   const columns = columnsFor(list.attributes)
-  if (!isPlainList(list.filter, list.order)) {
-    const listed = await listJobStatuses(pagesDb, options.positions, organizationId, list.page, list.filter, list.order, { columns })
-    return sendList(options, baseUrl, req, res, url, organizationId, list, listed, undefined, undefined)
-  }
   const { key, held } = await heldPage(options.pages, url, organizationId, baseUrl, list)
   const start = pageStart(options.positions, organizationId, list.page, held?.revision)
   const page = await read(start, columns)
-  if (!page) return
   const listed = await settlePage(pagesDb, options.positions, organizationId, list.page, columns, start, page)
-  await sendList(options, baseUrl, req, res, url, organizationId, list, listed, key, held)
+  await sendList(options, answering, list, listed, key, held)
 }
 
-/** A read's stages after its caller is known: the job read by `read`, then sent (404 when the organization has none). */
-export async function respondWithRead(options: ReadOptions, baseUrl: string, req: IncomingMessage, res: ServerResponse, url: string, organizationId: string, read: JobReader) {
-  const attributes = selectAttributes(jobStatusResource, parseQueryString(url))
-  const found = await read(columnsFor(attributes))
-  if (!found) return
+/** A filtered or reordered list's stages once its caller is known and counted: its page read afresh, then sent. */
+export async function respondWithSearch(options: ListOptions, answering: Answering, list: ParsedList) {
+  const listed = await listJobStatuses(options.db, options.positions, answering.organizationId, list.page, list.filter, list.order, { columns: columnsFor(list.attributes) })
+  await sendList(options, answering, list, listed, undefined, undefined)
+}
+
+/** A read's stages once its caller is known: the job read by `read`, then sent (404 when the organization has none). */
+export async function respondWithRead(options: ReadOptions, answering: Answering, read: JobReader) {
+  const attributes = selectAttributes(jobStatusResource, parseQueryString(answering.url))
+  const row = await read(columnsFor(attributes))
   // Another organization's job answers exactly like a missing one (wire contract §2).
-  if (!found.row) throw new NotFound()
-  await sendRead(options, baseUrl, req, res, url, organizationId, found.row, attributes)
+  if (!row) throw new NotFound()
+  await sendRead(options, answering, row, attributes)
 }
 
-export function jobStatusRoutes({ db, baseUrl, now, positions, pages }: JobStatusRoutesOptions): Router {
-  const router = Router()
+/**
+ * The methods the job status list and read do not allow; their GET and HEAD are answered by
+ * hot-routes.ts, for every caller.
+ */
+export function jobStatusRoutes(): Router {
+  const router = Router({ caseSensitive: true })
   const readOnly = () => {
     throw new MethodNotAllowed(['GET', 'HEAD', 'OPTIONS'])
   }
-
-  router
-    .route(JOB_STATUSES_PATH)
-    .get(async (req, res) => {
-      const { organizationId } = principalOf(req)
-      await respondWithList({ db, now, pages, positions }, db, baseUrl(), req, res, req.originalUrl, organizationId, parseList(req.originalUrl))
-    })
-    .all(readOnly)
-
-  router
-    .route(`${JOB_STATUSES_PATH}/:id`)
-    .get(async (req, res) => {
-      const { organizationId } = principalOf(req)
-      const id = parseId(req.params.id as string)
-      await respondWithRead({ db, now }, baseUrl(), req, res, req.originalUrl, organizationId, async (columns) => ({
-        row: id === undefined ? undefined : await findJobStatus(db, organizationId, id, columns),
-      }))
-    })
-    .all(readOnly)
-
+  router.all(JOB_STATUSES_PATH, readOnly)
+  router.all(`${JOB_STATUSES_PATH}/:id`, readOnly)
   return router
 }
 
@@ -131,8 +122,7 @@ export function jobStatusRoutes({ db, baseUrl, now, positions, pages }: JobStatu
  * every page in order gets the next one built while it reads this one.
  */
 async function sendList(
-  options: ListOptions,
-  baseUrl: string, req: IncomingMessage, res: ServerResponse, url: string, organizationId: string, list: ParsedList,
+  options: ListOptions, { baseUrl, req, res, url, organizationId }: Answering, list: ParsedList,
   listed: ListedPage, key: string | undefined, held: RenderedPage | undefined,
 ) {
   if (listed.unchanged && held) {
@@ -203,7 +193,7 @@ function buildAhead(
   })
 }
 
-async function sendRead({ db, now: clock }: ReadOptions, baseUrl: string, req: IncomingMessage, res: ServerResponse, url: string, organizationId: string, row: JobStatusRow, attributes: readonly string[]) {
+async function sendRead({ db, now: clock }: ReadOptions, { baseUrl, req, res, url, organizationId }: Answering, row: JobStatusRow, attributes: readonly string[]) {
   const now = clock()
   if (answeredNotModified(req, res, weakEtag(baseUrl, url, rowVersion(row), ...momentOf(attributes, now)))) return
   const [data] = serializeResources(jobStatusResource, await withResults(db, [row], attributes), { attributes, baseUrl, now })

@@ -2,7 +2,7 @@
 import { Router, type Request } from 'express'
 import type { Knex } from 'knex'
 import { principalOf } from '../auth/authenticate'
-import { idempotently, sendStored, type StoredResponse } from '../http/idempotency'
+import { idempotently, idempotentRequest, sendStored, type StoredResponse } from '../http/idempotency'
 import { jsonBody } from '../http/json-body'
 import { JSON_API_CONTENT_TYPE, listDocument, readDocument, sendDocument, serializeResources, type ResourceType } from '../jsonapi/document'
 import { InvalidAttribute, MethodNotAllowed, NotFound } from '../jsonapi/errors'
@@ -179,17 +179,15 @@ export interface WriteRoutesOptions {
   retryAfter: number
   /** Seconds an Idempotency-Key is kept. */
   idempotencyKeyTtl: number
-  /** Where progress reports and PATCHes are applied. */
-  writes: WriteBatcher
 }
 
-export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStreams, retryAfter, idempotencyKeyTtl, writes }: WriteRoutesOptions): Router {
+export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStreams, retryAfter, idempotencyKeyTtl }: WriteRoutesOptions): Router {
   const keys = { now, ttlSeconds: idempotencyKeyTtl }
-  const router = Router()
+  // Case-sensitive, as the hot routes (hot-routes.ts) match their paths.
+  const router = Router({ caseSensitive: true })
   router.use(JOBS_PATH, jsonBody())
 
   const render = jobRenderer({ baseUrl, now })
-  const change = jobChanger(writes, { baseUrl, now })
   const idOf = (req: Request) => {
     const id = parseId(req.params.id as string)
     if (id === undefined) throw new NotFound()
@@ -216,7 +214,7 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStream
         outputs: outputsOf(attributes),
         scenario: scenarioOf(attributes),
       }
-      const response = await idempotently(db, req, personId, keys, async (trx) => {
+      const response = await idempotently(db, idempotentRequest(req), personId, keys, async (trx) => {
         const row = await createJobStatus(trx, organizationId, personId, job, now())
         return { status: 201, body: await render(trx, row), location: `${baseUrl()}${JOBS_PATH}/${row.id}` }
       })
@@ -224,18 +222,12 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStream
     })
     .all(notAllowed(['POST', 'OPTIONS']))
 
+  // A PATCH of a job, like a progress report, is answered by hot-routes.ts; other methods here.
   router
     .route(`${JOBS_PATH}/:id`)
     .get(async (req, res) => {
       const row = found(await findJobStatus(db, principalOf(req).organizationId, idOf(req)))
       res.set('Content-Type', JSON_API_CONTENT_TYPE).send(await render(db, row, true))
-    })
-    .patch(async (req, res) => {
-      const asked = patchOf(req.body)
-      const { organizationId, personId } = principalOf(req)
-      const id = idOf(req)
-      const response = await idempotently(db, req, personId, keys, (trx) => change(trx, { organizationId, id, ...asked }))
-      sendStored(res, response, JSON_API_CONTENT_TYPE)
     })
     .all(notAllowed(['GET', 'PATCH', 'OPTIONS']))
 
@@ -251,16 +243,7 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStream
     })
     .all(notAllowed(['GET', 'OPTIONS']))
 
-  router
-    .route(`${JOBS_PATH}/:id/progress`)
-    .post(async (req, res) => {
-      const asked = progressOf(req.body)
-      const { organizationId, personId } = principalOf(req)
-      const id = idOf(req)
-      const response = await idempotently(db, req, personId, keys, (trx) => change(trx, { organizationId, id, ...asked }))
-      sendStored(res, response, JSON_API_CONTENT_TYPE)
-    })
-    .all(notAllowed(['POST', 'OPTIONS']))
+  router.route(`${JOBS_PATH}/:id/progress`).all(notAllowed(['POST', 'OPTIONS']))
 
   router
     .route(`${JOBS_PATH}/:id/results`)
@@ -280,7 +263,7 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStream
       const { organizationId, personId } = principalOf(req)
       const id = idOf(req)
       const results = resultsOf(req)
-      const response = await idempotently(db, req, personId, keys, async (trx) => {
+      const response = await idempotently(db, idempotentRequest(req), personId, keys, async (trx) => {
         const row = found(await appendResults(trx, organizationId, id, results, now()))
         return { status: 200, body: await render(trx, row) }
       })
@@ -300,7 +283,7 @@ export function jobWriteRoutes({ db, baseUrl, now, notifications, maxEventStream
       }
       const { organizationId, personId } = principalOf(req)
       const id = idOf(req)
-      const response = await idempotently(db, req, personId, keys, async (trx) => {
+      const response = await idempotently(db, idempotentRequest(req), personId, keys, async (trx) => {
         const row = found(await transitionJobStatus(trx, organizationId, id, to, changes, now()))
         return { status: 200, body: await render(trx, row) }
       })
