@@ -172,6 +172,25 @@ describe('routes', () => {
     }
     assert.equal((await server.db('job_statuses').where({ id }).first()).id.toString(), id)
   })
+
+  it('takes one trailing slash as the same route, for a first request and a known token alike; another letter case is no route', async () => {
+    const { organizationId, token } = await createTenant(server.db)
+    const id = await insertJobStatus(server.db, organizationId)
+    // The first request identifies the token; the rest find it known.
+    for (let round = 0; round < 2; round++) {
+      const list = await request(server.url, '/calendar/v2/job_statuses/', { token })
+      assert.equal(list.status, 200)
+      assert.deepEqual(list.json.data.map((item: { id: string }) => item.id), [id])
+      const read = await request(server.url, `/calendar/v2/job_statuses/${id}/`, { token })
+      assert.equal(read.status, 200)
+      assert.equal(read.json.data.id, id)
+    }
+    for (const path of ['/calendar/v2/JOB_STATUSES', `/calendar/v2/Job_Statuses/${id}`]) {
+      const reply = await request(server.url, path, { token })
+      assert.equal(reply.status, 404, path)
+      assert.equal(reply.text, NOT_FOUND)
+    }
+  })
 })
 
 describe('a row changed by another writer', () => {
