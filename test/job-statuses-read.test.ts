@@ -1,5 +1,6 @@
 // GET /calendar/v2/job_statuses/{id} and GET /calendar/v2: read documents and 404s.
 import assert from 'node:assert/strict'
+import { request as httpRequest } from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import { createTenant, insertJobStatus } from './support/factories'
 import { request } from './support/http'
@@ -173,7 +174,7 @@ describe('routes', () => {
     assert.equal((await server.db('job_statuses').where({ id }).first()).id.toString(), id)
   })
 
-  it('takes one trailing slash as the same route, for a first request and a known token alike; another letter case is no route', async () => {
+  it('takes one trailing slash, and a target in absolute form, as the same route, for a first request and a known token alike; another letter case is no route', async () => {
     const { organizationId, token } = await createTenant(server.db)
     const id = await insertJobStatus(server.db, organizationId)
     // The first request identifies the token; the rest find it known.
@@ -185,6 +186,16 @@ describe('routes', () => {
       assert.equal(read.status, 200)
       assert.equal(read.json.data.id, id)
     }
+    // A request target in absolute form, as a proxy sends it.
+    const absolute = await new Promise<{ status?: number; body: string }>((resolve, reject) => {
+      const sent = httpRequest(server.url, { path: `${server.url}/calendar/v2/job_statuses/${id}?fields[JobStatus]=status`, headers: { Authorization: `Bearer ${token}` } }, (reply) => {
+        let body = ''
+        reply.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve({ status: reply.statusCode, body }))
+      })
+      sent.on('error', reject).end()
+    })
+    assert.equal(absolute.status, 200)
+    assert.deepEqual(Object.keys(JSON.parse(absolute.body).data.attributes), ['status'])
     for (const path of ['/calendar/v2/JOB_STATUSES', `/calendar/v2/Job_Statuses/${id}`]) {
       const reply = await request(server.url, path, { token })
       assert.equal(reply.status, 404, path)

@@ -61,6 +61,17 @@ const READ_PATH = new RegExp(`^${JOB_STATUSES_PATH}/([^/]+)$`)
 const PATCH_PATH = new RegExp(`^${JOBS_PATH}/([^/]+)$`)
 const PROGRESS_PATH = new RegExp(`^${JOBS_PATH}/([^/]+)/progress$`)
 
+/** A request target in absolute form (`http://host/path?query`, as proxies send it) as its path and query, as the app's routers read it. */
+function originForm(target: string): string {
+  if (target.startsWith('/')) return target
+  try {
+    const { pathname, search } = new URL(target)
+    return pathname + search
+  } catch {
+    return target
+  }
+}
+
 const pathOf = (url: string) => {
   const query = url.indexOf('?')
   return query < 0 ? url : url.slice(0, query)
@@ -112,7 +123,7 @@ export function hotRoutes(options: HotRouteOptions): RequestListener {
   const keys = { now: options.now, ttlSeconds: options.idempotencyKeyTtl }
 
   return (req, res, next) => {
-    const url = req.url ?? '/'
+    const url = originForm(req.url ?? '/')
     const route = routeOf(req.method, pathOf(url))
     if (!route) return next()
     const { scope, template } = ROUTES[route.name]
