@@ -126,7 +126,8 @@ export function hotRoutes(options: HotRouteOptions): RequestListener {
     const url = originForm(req.url ?? '/')
     const route = routeOf(req.method, pathOf(url))
     if (!route) return next()
-    const { scope, template } = ROUTES[route.name]
+    const { name, segment } = route
+    const { scope, template } = ROUTES[name]
     beginRequestLog(logger, req, res)
     setRoute(res, template)
     res.setHeader('X-PCO-API-Auth-Method', authMethodOf(req))
@@ -142,35 +143,35 @@ export function hotRoutes(options: HotRouteOptions): RequestListener {
 
     async function answer() {
       if (scope === 'calendar') res.setHeader('X-PCO-API-Processed-As-Version', resolveVersion(firstHeader(req.headers['x-pco-api-version'])))
-      caller = await callerOf()
-      const { personId, organizationId, method } = caller.token
-      ;(req as IncomingMessage & { principal?: Principal }).principal = { personId, organizationId, method, scopes: method === 'OAuth2' ? caller.token.scopes : [scope] }
+      const { credential, token } = (caller = await callerOf())
+      const { personId, organizationId, method } = token
+      ;(req as IncomingMessage & { principal?: Principal }).principal = { personId, organizationId, method, scopes: method === 'OAuth2' ? token.scopes : [scope] }
       const answering: Answering = { baseUrl: baseUrl(), req, res, url, organizationId }
-      const id = route!.segment === undefined ? undefined : idIn(route!.segment)
+      const id = segment === undefined ? undefined : idIn(segment)
 
-      if (route!.name === 'list') {
+      if (name === 'list') {
         const list = parseList(url)
         if (!isPlainList(list.filter, list.order)) {
           await count()
           return respondWithSearch(options, answering, list)
         }
         return respondWithList(options, counters, answering, list, async (start, columns) => {
-          const { page, ...checked } = await reads.page(caller!.credential, organizationId, start, columns)
+          const { page, ...checked } = await reads.page(credential, organizationId, start, columns)
           await admit(checked)
           return page!
         })
       }
-      if (route!.name === 'read') {
+      if (name === 'read') {
         return respondWithRead(options, answering, async (columns) => {
           if (id === undefined) return undefined
-          const { row, ...checked } = await reads.read(caller!.credential, organizationId, id, columns)
+          const { row, ...checked } = await reads.read(credential, organizationId, id, columns)
           await admit(checked)
           return row
         })
       }
       await count()
       const body = await readJsonBody(req, res)
-      const asked = route!.name === 'patch' ? patchOf(body) : progressOf(body)
+      const asked = name === 'patch' ? patchOf(body) : progressOf(body)
       if (id === undefined) throw new NotFound()
       const written = { key: firstHeader(req.headers['idempotency-key']), method: req.method!, path: pathOf(url), body }
       const response = await idempotently(options.db, written, personId, keys, (db) => change(db, { organizationId, id, ...asked } satisfies JobChange))
