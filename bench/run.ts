@@ -299,6 +299,17 @@ function writeSection(name: string, table: string): void {
   console.log(`written to ${docs}`)
 }
 
+/** A process's CPU time so far (user and system), in seconds, from /proc. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    // A session that ended meanwhile.
+    return 0
+  }
+}
+
 const machine = () => {
   const postgres = execFileSync('psql', [process.env.DATABASE_URL!, '-tAc', 'SHOW server_version']).toString().trim().split(' ')[0]
   return `${cpus().length} × ${cpus()[0]?.model.trim()}, ${fmt(totalmem() / 2 ** 30)} GiB; Node ${process.version}; PostgreSQL ${postgres}`
@@ -338,14 +349,27 @@ async function webhookDeliveries(db: Knex, data: Dataset, serverEnv: Record<stri
     await new Promise((resolve) => setTimeout(resolve, seconds * 1000))
     return updating.stop()
   }
+  // CPU seconds of the server, the receiver and PostgreSQL's sessions on this database, over `work`.
+  const processes = { server: server.child.pid!, receiver: bench.receiverPid }
+  const cpuOver = async <T>(work: () => Promise<T>) => {
+    const sessions = async () => (await db.raw('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows.map((row: { pid: number }) => row.pid) as number[]
+    const before = new Map([...Object.values(processes), ...(await sessions())].map((pid) => [pid, cpuSeconds(pid)]))
+    const result = await work()
+    const since = (pid: number) => cpuSeconds(pid) - (before.get(pid) ?? 0)
+    const postgres = (await sessions()).reduce((sum, pid) => sum + since(pid), 0)
+    return { result, cpu: { server: since(processes.server), receiver: since(processes.receiver), postgres } }
+  }
   console.log('webhooks: updates with the subscriptions off')
   const without = await measure()
+  console.log('webhooks: updates with the subscriptions off, nothing else')
+  const quiet = await cpuOver(() => updatesFor(DURATION))
   await bench.subscribe(true)
   // Deliveries get the warm-up every scenario gets: the first seconds include the JIT and new connections.
   console.log('webhooks: warming up deliveries')
   await bench.figures(await updatesFor(5))
   console.log(`webhooks: updates with ${SUBSCRIPTIONS} subscriptions on, nothing else`)
-  const alone = await bench.figures(await updatesFor(DURATION))
+  // Until the last delivery is in: its work counts.
+  const { result: alone, cpu: delivering } = await cpuOver(async () => bench.figures(await updatesFor(DURATION)))
   console.log(`webhooks: updates with ${SUBSCRIPTIONS} subscriptions on, beside the reads`)
   const withDeliveries = await measure()
   const beside = await bench.figures(withDeliveries.updates)
@@ -368,6 +392,15 @@ async function webhookDeliveries(db: Knex, data: Dataset, serverEnv: Record<stri
     '| scenario, beside the updates | rps, subscriptions off | p99 ms | rps, deliveries running | p99 ms | change | errors |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
+    '',
+    `CPU seconds over the updates alone (${fmt(quiet.result)} updates with the subscriptions off; ${fmt(alone.updates)} with them on, until the last of their ${fmt(alone.delivered)} deliveries was in), and the difference per delivery:`,
+    '',
+    '| process | subscriptions off | subscriptions on | per delivery |',
+    '| --- | ---: | ---: | ---: |',
+    ...(['server', 'receiver', 'postgres'] as const).map((name) => {
+      const off = quiet.cpu[name] * (alone.updates / quiet.result)
+      return `| ${name === 'postgres' ? 'PostgreSQL (this database\'s sessions)' : name} | ${fmt(quiet.cpu[name], 2)} s | ${fmt(delivering[name], 2)} s | ${fmt(((delivering[name] - off) / alone.delivered) * 1000, 2)} ms |`
+    }),
   ].join('\n')
 }
 

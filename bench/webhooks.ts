@@ -75,6 +75,7 @@ async function startReceiver() {
   const url = await new Promise<string>((resolve) => child.once('message', (reply: { url: string }) => resolve(reply.url)))
   return {
     url,
+    pid: child.pid!,
     count: () => ask<number>('count', 'count'),
     take: () => ask<number[]>('take', 'latencies'),
     close: () => child.kill(),
@@ -86,6 +87,8 @@ if (process.argv[2] === 'receiver') receiverMain()
 export interface WebhookBench {
   /** The organization's token for the Calendar API's list and read. */
   token: string
+  /** The receiver's process, for its CPU time. */
+  receiverPid: number
   /** Starts the updates; resolves with how many were acknowledged once stopped. */
   updating(): { stop(): Promise<number> }
   /** Subscriptions on (deliveries run) or off (the same updates, no deliveries). */
@@ -119,6 +122,7 @@ export async function webhookBench(db: Knex, serverUrl: string, { organization, 
   }
   return {
     token,
+    receiverPid: receiver.pid,
     updating() {
       let acknowledged = 0
       const inFlight = new Set<Promise<void>>()
