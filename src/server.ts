@@ -7,7 +7,7 @@ import type { Logger } from 'pino'
 import { createApp } from './app'
 import { drainable } from './http/drain'
 import { whileStarting } from './http/health'
-import { watchPool } from './http/metrics'
+import { collectProcessMetrics, watchPool } from './http/metrics'
 import { createLogger } from './logger'
 import { sweepExpiredKeys } from './http/idempotency'
 import { ConfigError, loadConfig, type Config } from './config'
@@ -104,6 +104,7 @@ async function serve({ config, options, logger, now, server, db, ready }: Servin
     timeoutMs: config.webhookTimeout * 1000, retryBaseMs: config.webhookRetryBase, allow: config.webhookAllow,
   })
   const unwatchEvents = notifications.onWebhookEvents(() => deliverer.wake())
+  collectProcessMetrics()
   const app = createApp({ db, counters, config, logger, now, baseUrl: () => baseUrl, notifications, webhookKey, wakeDeliveries: () => deliverer.wake() })
   const scenarios = new ScenarioDriver(db, now, logger)
   const connections = drainable(server)

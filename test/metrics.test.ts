@@ -76,6 +76,7 @@ describe(`GET /metrics (${backend})`, () => {
     const pool = metrics.get('pco_database_pool_connections')!
     assert.deepEqual(new Set(pool.metrics.filter((sample) => sample.labels?.pool === 'main').map((sample) => sample.labels?.state)), new Set(['used', 'free', 'pending']))
     assert.ok(metrics.has('pco_process_cpu_seconds_total'), 'the process metrics are there too')
+    assert.ok(metrics.has('pco_nodejs_eventloop_lag_p99_seconds'), 'and the event loop delay')
   })
 
   it('asks for METRICS_TOKEN when it is set, and is closed beyond loopback without one', async () => {

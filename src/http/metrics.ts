@@ -7,7 +7,23 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { Forbidden, Unauthorized } from '../jsonapi/errors'
 
 export const registry = new Registry()
-collectDefaultMetrics({ register: registry, prefix: 'pco_' })
+
+/**
+ * How often the event loop delay is sampled. Each sample is a timer that wakes the process: at
+ * prom-client's default of 10 ms an idle process woke 100 times a second, and beside it, with
+ * WORKERS=2, the busy worker moved between cores more often and walked every page about 10% slower
+ * (docs/performance.md). Once a second still catches every stall of a second or more.
+ */
+const EVENT_LOOP_SAMPLE_MS = 1000
+
+let collectingProcessMetrics = false
+
+/** Starts the process metrics (CPU, memory, event loop delay), once, in a process that serves requests. */
+export function collectProcessMetrics(): void {
+  if (collectingProcessMetrics) return
+  collectingProcessMetrics = true
+  collectDefaultMetrics({ register: registry, prefix: 'pco_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS })
+}
 
 const requests = new Counter({
   name: 'pco_http_requests_total',
